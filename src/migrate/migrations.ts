@@ -1,0 +1,189 @@
+/**
+ * The schema-aware migration runner.
+ *
+ * Applies `migrations/NNNN_name.sql` in order to one schema, each in its own transaction with
+ * `search_path` set to that schema, and records it (with a SHA-256 checksum) in the schema's own
+ * `schema_migrations` table. Many schemas per database are tracked independently; concurrent
+ * runners on the same schema serialise on a session advisory lock keyed by the schema name; an
+ * applied migration whose file changed since is refused.
+ */
+import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+
+export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "migrations");
+
+export interface Migration {
+  version: number;
+  name: string;
+  file: string;
+  sql: string;
+  checksum: string;
+}
+
+export interface MigrationStatus {
+  version: number;
+  name: string;
+  applied: boolean;
+  appliedAt: Date | null;
+}
+
+export class MigrationError extends Error {
+  override readonly name = "MigrationError";
+}
+
+const FILE_PATTERN = /^(\d{4})_([a-z0-9_]+)\.sql$/;
+
+/** Read every migration file, ordered by version. */
+export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".sql")).sort();
+  const migrations: Migration[] = [];
+  for (const file of files) {
+    const match = FILE_PATTERN.exec(file);
+    if (!match) throw new MigrationError(`migration file name must look like 0001_name.sql: ${file}`);
+    const sql = await readFile(join(dir, file), "utf8");
+    migrations.push({
+      version: Number(match[1]),
+      name: match[2]!,
+      file,
+      sql,
+      checksum: createHash("sha256").update(sql).digest("hex"),
+    });
+  }
+  const versions = new Set<number>();
+  for (const m of migrations) {
+    if (versions.has(m.version)) throw new MigrationError(`duplicate migration version ${m.version}`);
+    versions.add(m.version);
+  }
+  return migrations;
+}
+
+/**
+ * Check a schema name and return it quoted for SQL. Any name Postgres accepts is allowed (quotes,
+ * semicolons, unicode…); it is always quoted, never interpolated raw.
+ */
+export function quoteSchema(schema: string): string {
+  if (typeof schema !== "string" || schema.length === 0) throw new MigrationError("schema name must not be empty");
+  if (schema.includes("\0")) throw new MigrationError("schema name must not contain NUL");
+  if (Buffer.byteLength(schema, "utf8") > 63) {
+    throw new MigrationError(`schema name is longer than 63 bytes (Postgres would truncate it): ${schema}`);
+  }
+  return pg.escapeIdentifier(schema);
+}
+
+export interface MigrateOptions {
+  dir?: string;
+  /** Apply only migrations up to and including this version. */
+  toVersion?: number;
+  log?: (line: string) => void;
+}
+
+type Queryable = pg.Pool | pg.Client | string;
+
+async function withClient<T>(db: Queryable, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+  if (typeof db === "string") {
+    const client = new pg.Client({ connectionString: db });
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.end();
+    }
+  }
+  if (db instanceof pg.Pool) {
+    const client = await db.connect();
+    try {
+      return await fn(client);
+    } finally {
+      client.release();
+    }
+  }
+  return await fn(db);
+}
+
+async function ensureTrackingTable(client: pg.ClientBase, quoted: string): Promise<void> {
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${quoted}.schema_migrations (
+       version    integer PRIMARY KEY,
+       name       text NOT NULL,
+       checksum   text NOT NULL,
+       applied_at timestamptz NOT NULL DEFAULT clock_timestamp()
+     )`,
+  );
+}
+
+async function appliedRows(client: pg.ClientBase, quoted: string) {
+  const { rows } = await client.query<{ version: number; name: string; checksum: string; applied_at: Date }>(
+    `SELECT version, name, checksum, applied_at FROM ${quoted}.schema_migrations ORDER BY version`,
+  );
+  return new Map(rows.map((r) => [r.version, r]));
+}
+
+/** Apply pending migrations to `schema`. Returns the versions applied by this call. */
+export async function migrate(db: Queryable, schema: string, options: MigrateOptions = {}): Promise<number[]> {
+  const quoted = quoteSchema(schema);
+  const migrations = (await loadMigrations(options.dir)).filter(
+    (m) => options.toVersion === undefined || m.version <= options.toVersion,
+  );
+  return await withClient(db, async (client) => {
+    // Session-level lock for the whole run: concurrent runners on one schema wait their turn.
+    await client.query("SELECT pg_advisory_lock(hashtextextended('pg-durable:migrate:' || $1, 0))", [schema]);
+    try {
+      await ensureTrackingTable(client, quoted);
+      const applied = await appliedRows(client, quoted);
+      const done: number[] = [];
+      for (const m of migrations) {
+        const row = applied.get(m.version);
+        if (row) {
+          if (row.checksum !== m.checksum) {
+            throw new MigrationError(
+              `migration ${m.file} was edited after it was applied to schema ${schema} ` +
+                `(checksum ${row.checksum.slice(0, 12)}… recorded, ${m.checksum.slice(0, 12)}… on disk); ` +
+                "applied migrations are immutable: add a new migration instead",
+            );
+          }
+          continue;
+        }
+        await client.query("BEGIN");
+        try {
+          await client.query(`SET LOCAL search_path TO ${quoted}`);
+          await client.query(m.sql);
+          await client.query(`INSERT INTO ${quoted}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)`, [
+            m.version,
+            m.name,
+            m.checksum,
+          ]);
+          await client.query("COMMIT");
+        } catch (error) {
+          await client.query("ROLLBACK");
+          const message = error instanceof Error ? error.message : String(error);
+          throw new MigrationError(`migration ${m.file} failed on schema ${schema}: ${message}`, { cause: error });
+        }
+        options.log?.(`applied ${m.file} to ${schema}`);
+        done.push(m.version);
+      }
+      return done;
+    } finally {
+      await client.query("SELECT pg_advisory_unlock(hashtextextended('pg-durable:migrate:' || $1, 0))", [schema]);
+    }
+  });
+}
+
+/** Every migration on disk with whether (and when) it was applied to `schema`. */
+export async function migrationStatus(db: Queryable, schema: string, dir?: string): Promise<MigrationStatus[]> {
+  const quoted = quoteSchema(schema);
+  const migrations = await loadMigrations(dir);
+  return await withClient(db, async (client) => {
+    const exists = await client.query("SELECT to_regclass($1) IS NOT NULL AS ok", [`${quoted}.schema_migrations`]);
+    const applied = exists.rows[0]?.ok ? await appliedRows(client, quoted) : new Map();
+    return migrations.map((m) => ({
+      version: m.version,
+      name: m.name,
+      applied: applied.has(m.version),
+      appliedAt: applied.get(m.version)?.applied_at ?? null,
+    }));
+  });
+}

@@ -1,0 +1,205 @@
+/**
+ * PostgresProvider: the Provider / ProviderAdmin contract on Postgres.
+ *
+ * Reads like a table of contents: each method is one call of one PL/pgSQL function (see
+ * migrations/ and docs/schema.sql), implemented in the module that owns that part of the store:
+ *   orchestration-store.ts  orchestrator queue, instance locks, history, custom status, KV reads
+ *   worker-queue.ts         worker queue and sessions
+ *   admin.ts                ProviderAdmin (listings, info, metrics, deletion, pruning) and stats
+ */
+import pg from "pg";
+import { migrate } from "../migrate/migrations.ts";
+import { PostgresAdmin } from "./admin.ts";
+import * as orchestrations from "./orchestration-store.ts";
+import { SqlFunctions } from "./sql.ts";
+import type {
+  CustomStatusChange,
+  DispatcherCapabilityFilter,
+  Event,
+  ExecutionMetadata,
+  FetchedOrchestrationItem,
+  FetchedWorkItem,
+  Provider,
+  ProviderAdmin,
+  ScheduledActivityIdentifier,
+  SessionFetchConfig,
+  SystemStats,
+  TagFilter,
+  WorkItem,
+} from "./types.ts";
+import * as workers from "./worker-queue.ts";
+
+export interface PostgresProviderOptions {
+  /** Schema holding the store's tables and functions. Default "public". */
+  schema?: string;
+  /** Use this pool (not closed by `close()`). Otherwise one is created from `connectionString`. */
+  pool?: pg.Pool;
+  connectionString?: string;
+  /** Size of the pool created from `connectionString`. Default 10. */
+  poolSize?: number;
+  /** Apply pending migrations to the schema before returning. Default false. */
+  migrate?: boolean;
+  /** The clock passed to every SQL function as p_now_ms. Default Date.now. */
+  clock?: () => number;
+}
+
+export const PROVIDER_NAME = "pg-durable";
+export const PROVIDER_VERSION = "0.1.0";
+
+export class PostgresProvider implements Provider {
+  readonly schema: string;
+  readonly pool: pg.Pool;
+  private readonly sql: SqlFunctions;
+  private readonly ownsPool: boolean;
+  private readonly admin: PostgresAdmin;
+
+  private constructor(pool: pg.Pool, ownsPool: boolean, schema: string, clock: () => number) {
+    this.pool = pool;
+    this.ownsPool = ownsPool;
+    this.schema = schema;
+    this.sql = new SqlFunctions(pool, schema, clock);
+    this.admin = new PostgresAdmin(this.sql);
+  }
+
+  /** Create a provider from a connection string or an existing pool, migrating on request. */
+  static async create(options: PostgresProviderOptions): Promise<PostgresProvider> {
+    const schema = options.schema ?? "public";
+    let pool = options.pool;
+    const ownsPool = pool === undefined;
+    if (!pool) {
+      if (!options.connectionString) throw new Error("PostgresProvider needs a pool or a connectionString");
+      pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+    }
+    const provider = new PostgresProvider(pool, ownsPool, schema, options.clock ?? Date.now);
+    if (options.migrate) await migrate(pool, schema);
+    return provider;
+  }
+
+  /** Close the pool if this provider created it. */
+  async close(): Promise<void> {
+    if (this.ownsPool) await this.pool.end();
+  }
+
+  name(): string {
+    return PROVIDER_NAME;
+  }
+
+  version(): string {
+    return PROVIDER_VERSION;
+  }
+
+  // --- orchestrator queue + instance lock -------------------------------------------------------
+
+  enqueueForOrchestrator(item: WorkItem, delayMs: number | null): Promise<void> {
+    return orchestrations.enqueueForOrchestrator(this.sql, item, delayMs);
+  }
+
+  fetchOrchestrationItem(
+    lockTimeoutMs: number,
+    pollTimeoutMs: number,
+    filter: DispatcherCapabilityFilter | null,
+  ): Promise<FetchedOrchestrationItem | null> {
+    return orchestrations.fetchOrchestrationItem(this.sql, lockTimeoutMs, pollTimeoutMs, filter);
+  }
+
+  ackOrchestrationItem(
+    lockToken: string,
+    executionId: number,
+    historyDelta: Event[],
+    workerItems: WorkItem[],
+    orchestratorItems: WorkItem[],
+    metadata: ExecutionMetadata,
+    cancelledActivities: ScheduledActivityIdentifier[],
+  ): Promise<void> {
+    return orchestrations.ackOrchestrationItem(this.sql, {
+      lockToken,
+      executionId,
+      historyDelta,
+      workerItems,
+      orchestratorItems,
+      metadata,
+      cancelledActivities,
+    });
+  }
+
+  abandonOrchestrationItem(lockToken: string, delayMs: number | null, ignoreAttempt: boolean): Promise<void> {
+    return orchestrations.abandonOrchestrationItem(this.sql, lockToken, delayMs, ignoreAttempt);
+  }
+
+  renewOrchestrationItemLock(lockToken: string, extendForMs: number): Promise<void> {
+    return orchestrations.renewOrchestrationItemLock(this.sql, lockToken, extendForMs);
+  }
+
+  // --- worker queue ------------------------------------------------------------------------------
+
+  enqueueForWorker(item: WorkItem): Promise<void> {
+    return workers.enqueueForWorker(this.sql, item);
+  }
+
+  fetchWorkItem(
+    lockTimeoutMs: number,
+    pollTimeoutMs: number,
+    session: SessionFetchConfig | null,
+    tagFilter: TagFilter,
+  ): Promise<FetchedWorkItem | null> {
+    return workers.fetchWorkItem(this.sql, lockTimeoutMs, pollTimeoutMs, session, tagFilter);
+  }
+
+  ackWorkItem(lockToken: string, completion: WorkItem | null): Promise<void> {
+    return workers.ackWorkItem(this.sql, lockToken, completion);
+  }
+
+  renewWorkItemLock(lockToken: string, extendForMs: number): Promise<void> {
+    return workers.renewWorkItemLock(this.sql, lockToken, extendForMs);
+  }
+
+  abandonWorkItem(lockToken: string, delayMs: number | null, ignoreAttempt: boolean): Promise<void> {
+    return workers.abandonWorkItem(this.sql, lockToken, delayMs, ignoreAttempt);
+  }
+
+  // --- sessions ----------------------------------------------------------------------------------
+
+  renewSessionLock(ownerIds: readonly string[], extendForMs: number, idleTimeoutMs: number): Promise<number> {
+    return workers.renewSessionLock(this.sql, ownerIds, extendForMs, idleTimeoutMs);
+  }
+
+  cleanupOrphanedSessions(idleTimeoutMs: number): Promise<number> {
+    return workers.cleanupOrphanedSessions(this.sql, idleTimeoutMs);
+  }
+
+  // --- history -----------------------------------------------------------------------------------
+
+  read(instance: string): Promise<Event[]> {
+    return orchestrations.read(this.sql, instance);
+  }
+
+  readWithExecution(instance: string, executionId: number): Promise<Event[]> {
+    return orchestrations.readWithExecution(this.sql, instance, executionId);
+  }
+
+  appendWithExecution(instance: string, executionId: number, events: Event[]): Promise<void> {
+    return orchestrations.appendWithExecution(this.sql, instance, executionId, events);
+  }
+
+  // --- lightweight reads ---------------------------------------------------------------------------
+
+  getCustomStatus(instance: string, lastSeenVersion: number): Promise<CustomStatusChange | null> {
+    return orchestrations.getCustomStatus(this.sql, instance, lastSeenVersion);
+  }
+
+  getKvValue(instance: string, key: string): Promise<string | null> {
+    return orchestrations.getKvValue(this.sql, instance, key);
+  }
+
+  getKvAllValues(instance: string): Promise<Map<string, string>> {
+    return orchestrations.getKvAllValues(this.sql, instance);
+  }
+
+  getInstanceStats(instance: string): Promise<SystemStats | null> {
+    return this.admin.getInstanceStats(instance);
+  }
+
+  asManagementCapability(): ProviderAdmin {
+    return this.admin;
+  }
+}

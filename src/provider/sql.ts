@@ -1,0 +1,75 @@
+/**
+ * How the provider talks to its PL/pgSQL functions: one `SELECT * FROM "schema".fn($1, …)` per
+ * call, as a named prepared statement, with errors classified into ProviderError.
+ */
+import { createHash } from "node:crypto";
+import pg from "pg";
+import { toProviderError } from "./errors.ts";
+import { quoteSchema } from "../migrate/migrations.ts";
+
+/**
+ * bigint (int8) columns come back as JS numbers: ids, attempt counts and epoch-ms times all stay
+ * far below 2^53. Applied per query so a pool the caller shares with other code is left alone.
+ */
+const parseInt8Array = pg.types.getTypeParser(1016 as Parameters<typeof pg.types.getTypeParser>[0]);
+export const numericTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: string) => {
+    if (oid === 20) return (value: string) => Number(value);
+    if (oid === 1016) return (value: string) => (parseInt8Array(value) as string[]).map(Number);
+    return pg.types.getTypeParser(oid, format as "text");
+  }) as pg.CustomTypesConfig["getTypeParser"],
+};
+
+export class SqlFunctions {
+  readonly quotedSchema: string;
+  private readonly statementPrefix: string;
+
+  constructor(
+    readonly pool: pg.Pool,
+    readonly schema: string,
+    /** The caller's clock; every function gets `p_now_ms` from here, never from the database. */
+    readonly now: () => number = Date.now,
+  ) {
+    this.quotedSchema = quoteSchema(schema);
+    this.statementPrefix = createHash("sha1").update(schema).digest("hex").slice(0, 10);
+  }
+
+  /** Schema-qualified, quoted function name. */
+  qualified(fn: string): string {
+    return `${this.quotedSchema}.${fn}`;
+  }
+
+  /**
+   * Call `fn(args…)` and return its rows. `operation` names the provider method for errors.
+   * `fn` is one of our own function names (a constant), never user input.
+   */
+  async call<Row extends pg.QueryResultRow = pg.QueryResultRow>(
+    operation: string,
+    fn: string,
+    args: readonly unknown[],
+  ): Promise<Row[]> {
+    const placeholders = args.map((_, i) => `$${i + 1}`).join(", ");
+    const query: pg.QueryConfig = {
+      name: `pgd_${this.statementPrefix}_${fn}_${args.length}`,
+      text: `SELECT * FROM ${this.qualified(fn)}(${placeholders})`,
+      values: args as unknown[],
+      types: numericTypes,
+    };
+    try {
+      const result = await this.pool.query<Row>(query);
+      return result.rows;
+    } catch (error) {
+      throw toProviderError(operation, error);
+    }
+  }
+
+  /** Call a function returning one row (or none). */
+  async callOne<Row extends pg.QueryResultRow = pg.QueryResultRow>(
+    operation: string,
+    fn: string,
+    args: readonly unknown[],
+  ): Promise<Row | undefined> {
+    const rows = await this.call<Row>(operation, fn, args);
+    return rows[0];
+  }
+}
