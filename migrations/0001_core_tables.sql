@@ -54,8 +54,9 @@ CREATE INDEX orchestrator_queue_visible_idx ON orchestrator_queue (visible_at_ms
 CREATE INDEX orchestrator_queue_instance_idx ON orchestrator_queue (instance_id, id);
 CREATE INDEX orchestrator_queue_token_idx ON orchestrator_queue (lock_token) WHERE lock_token IS NOT NULL;
 
--- Activity executions. Identity columns (instance, execution, activity id) drive cancellation
--- and deletion by instance.
+-- Activity executions. The identity columns copied from the ActivityExecute item drive
+-- cancellation and deletion by instance (instance, execution, activity id), session affinity
+-- (session_id) and tag routing (tag).
 CREATE TABLE worker_queue (
   id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   kind          text   NOT NULL,
@@ -67,6 +68,8 @@ CREATE TABLE worker_queue (
   instance_id   text,
   execution_id  bigint,
   activity_id   bigint,
+  session_id    text,
+  tag           text,
   created_at_ms bigint NOT NULL
 );
 CREATE INDEX worker_queue_visible_idx ON worker_queue (visible_at_ms, id);

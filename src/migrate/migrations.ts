@@ -149,7 +149,9 @@ export async function migrate(db: Queryable, schema: string, options: MigrateOpt
         }
         await client.query("BEGIN");
         try {
-          await client.query(`SET LOCAL search_path TO ${quoted}`);
+          // Functions declare `SET search_path FROM CURRENT`, capturing this: they always resolve
+          // names in their own schema, whatever the caller's search_path (pg_temp last, for safety).
+          await client.query(`SET LOCAL search_path TO ${quoted}, pg_temp`);
           await client.query(m.sql);
           await client.query(`INSERT INTO ${quoted}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)`, [
             m.version,
