@@ -1,7 +1,19 @@
 /**
  * Orchestrator queue, instance locks, history, custom status and KV reads.
- * Each function is one call of one PL/pgSQL function.
+ * Each function is one call of one PL/pgSQL function (migrations/0002 and later); this side only
+ * encodes, extracts the routing fields SQL needs, and strictly decodes what comes back.
  */
+import {
+  CodecError,
+  decodeEvent,
+  decodeWorkItem,
+  encodeEvent,
+  encodeWorkItem,
+  eventFromJson,
+  orchestratorInstanceOf,
+  workItemFromJson,
+  workItemKind,
+} from "./codec.ts";
 import { ProviderError } from "./errors.ts";
 import type { SqlFunctions } from "./sql.ts";
 import type {
@@ -11,6 +23,7 @@ import type {
   ExecutionMetadata,
   FetchedOrchestrationItem,
   ScheduledActivityIdentifier,
+  SemVer,
   WorkItem,
 } from "./types.ts";
 
@@ -24,59 +37,378 @@ export interface AckOrchestrationArgs {
   cancelledActivities: ScheduledActivityIdentifier[];
 }
 
-const todo = (op: string): never => {
-  throw ProviderError.permanent(op, "not implemented yet");
-};
+/** Run `fn`, turning a CodecError (bad input) into a permanent ProviderError of `operation`. */
+function validated<T>(operation: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof CodecError) throw ProviderError.permanent(operation, error.message, error);
+    throw error;
+  }
+}
 
-export async function enqueueForOrchestrator(_sql: SqlFunctions, _item: WorkItem, _delayMs: number | null): Promise<void> {
-  todo("enqueue_for_orchestrator");
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
+
+/** One stored history row as the read functions return it. */
+export interface HistoryRow {
+  event_id: number;
+  event_data: string;
+}
+
+/**
+ * Decode stored history rows, failing on the first row that is not a valid Event (a permanent
+ * error: reads must never silently skip corrupt rows). For read paths (read, admin history reads).
+ */
+export function decodeHistoryStrict(
+  operation: string,
+  instance: string,
+  rows: readonly HistoryRow[],
+): Event[] {
+  return rows.map((row) => {
+    try {
+      return decodeEvent(row.event_data);
+    } catch (error) {
+      throw ProviderError.permanent(
+        operation,
+        `history event ${row.event_id} of instance ${instance} cannot be decoded: ${errorMessage(error)}`,
+        error,
+      );
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orchestrator queue and instance locks
+// ---------------------------------------------------------------------------------------------
+
+export async function enqueueForOrchestrator(
+  sql: SqlFunctions,
+  item: WorkItem,
+  delayMs: number | null,
+): Promise<void> {
+  const op = "enqueue_for_orchestrator";
+  const { kind, instance } = validated(op, () => {
+    workItemFromJson(item);
+    return { kind: workItemKind(item), instance: orchestratorInstanceOf(item) };
+  });
+  const fireAtMs = "TimerFired" in item ? item.TimerFired.fire_at_ms : null;
+  await sql.call(op, "enqueue_orchestrator_item", [
+    instance,
+    kind,
+    encodeWorkItem(item),
+    fireAtMs,
+    delayMs ?? 0,
+    sql.now(),
+  ]);
+}
+
+/** A version as the integer SQL compares: exact while minor and patch stay below 1000. */
+export function packVersion(version: SemVer): number {
+  return version.major * 1_000_000 + version.minor * 1_000 + version.patch;
+}
+
+interface FetchRow {
+  instance_id: string;
+  has_instance: boolean;
+  orchestration_name: string | null;
+  orchestration_version: string | null;
+  execution_id: number | null;
+  history: string[];
+  messages: string[];
+  message_kinds: string[];
+  lock_token: string;
+  attempt_count: number;
+  kv_keys: string[];
+  kv_values: string[];
+  kv_updated_at_ms: number[];
+}
+
+/**
+ * Lock the next ready instance and return its turn. Short poll: returns null at once when nothing
+ * is ready (pollTimeoutMs is honoured by the provider's long-poll loop around this call).
+ *
+ * Once the SQL function returned a row the lock is held and the attempt counted, so nothing here
+ * may throw: undecodable history or messages are reported through `historyError` (history []),
+ * which sends the instance down the runtime's retry-then-poison path instead of stalling fetches.
+ */
 export async function fetchOrchestrationItem(
-  _sql: SqlFunctions,
-  _lockTimeoutMs: number,
+  sql: SqlFunctions,
+  lockTimeoutMs: number,
   _pollTimeoutMs: number,
-  _filter: DispatcherCapabilityFilter | null,
+  filter: DispatcherCapabilityFilter | null,
 ): Promise<FetchedOrchestrationItem | null> {
-  return todo("fetch_orchestration_item");
+  if (filter && filter.supportedDuroxideVersions.length === 0) return null; // matches no instance
+  // Providers apply only the first range (duroxide's "phase 1" filtering).
+  const range = filter?.supportedDuroxideVersions[0];
+  const row = await sql.callOne<FetchRow>("fetch_orchestration_item", "fetch_orchestration_item", [
+    sql.now(),
+    lockTimeoutMs,
+    range ? packVersion(range.min) : null,
+    range ? packVersion(range.max) : null,
+  ]);
+  if (!row) return null;
+
+  const errors: string[] = [];
+  const messages: WorkItem[] = [];
+  row.messages.forEach((text, i) => {
+    try {
+      messages.push(decodeWorkItem(text));
+    } catch (error) {
+      errors.push(
+        `message ${i + 1} of the batch (${row.message_kinds[i]}) cannot be decoded: ${errorMessage(error)}`,
+      );
+    }
+  });
+  let history: Event[] = [];
+  try {
+    history = row.history.map(decodeEvent);
+  } catch (error) {
+    errors.push(`history of instance ${row.instance_id} cannot be decoded: ${errorMessage(error)}`);
+  }
+
+  let name = row.orchestration_name;
+  let version = row.orchestration_version;
+  let executionId = row.execution_id;
+  if (!row.has_instance) {
+    // No metadata yet: the batch's start (or continue-as-new) names the orchestration, else the
+    // OrchestrationStarted of stored history (executions acked without metadata).
+    const start = messages.find((m) => "StartOrchestration" in m || "ContinueAsNew" in m);
+    const started = history[0]?.type === "OrchestrationStarted" ? history[0] : undefined;
+    if (start && "StartOrchestration" in start) {
+      name = start.StartOrchestration.orchestration;
+      version = start.StartOrchestration.version;
+      executionId ??= start.StartOrchestration.execution_id;
+    } else if (start && "ContinueAsNew" in start) {
+      name = start.ContinueAsNew.orchestration;
+      version = start.ContinueAsNew.version;
+    } else if (started) {
+      name = started.name;
+      version = started.version;
+    }
+  }
+
+  const historyError = errors.length > 0 ? errors.join("; ") : null;
+  return {
+    item: {
+      instance: row.instance_id,
+      orchestrationName: name ?? "Unknown",
+      executionId: executionId ?? 1,
+      version: version ?? "unknown",
+      history: historyError === null ? history : [],
+      messages,
+      historyError,
+      kvSnapshot: new Map(
+        row.kv_keys.map((key, i) => [
+          key,
+          { value: row.kv_values[i] as string, lastUpdatedAtMs: row.kv_updated_at_ms[i] ?? 0 },
+        ]),
+      ),
+    },
+    lockToken: row.lock_token,
+    attemptCount: row.attempt_count,
+  };
 }
-export async function ackOrchestrationItem(_sql: SqlFunctions, _args: AckOrchestrationArgs): Promise<void> {
-  todo("ack_orchestration_item");
+
+/**
+ * What the ack does to the custom status: the LAST CustomStatusUpdated of the delta wins ('set' a
+ * string, 'clear' on null); none → leave it alone. One of the two events the provider may read.
+ */
+function customStatusChange(delta: readonly Event[]): {
+  action: "set" | "clear" | null;
+  value: string | null;
+} {
+  for (let i = delta.length - 1; i >= 0; i--) {
+    const event = delta[i] as Event;
+    if (event.type === "CustomStatusUpdated") {
+      return event.status === null
+        ? { action: "clear", value: null }
+        : { action: "set", value: event.status };
+    }
+  }
+  return { action: null, value: null };
 }
+
+interface KvOperation {
+  op: "set" | "clear_key" | "clear_all";
+  key: string | null;
+  value: string | null;
+  updatedAtMs: number | null;
+}
+
+/** The delta's KV mutations, in history order (the other kind of event the provider may read). */
+function kvOperations(delta: readonly Event[]): KvOperation[] {
+  const ops: KvOperation[] = [];
+  for (const event of delta) {
+    if (event.type === "KeyValueSet") {
+      ops.push({ op: "set", key: event.key, value: event.value, updatedAtMs: event.last_updated_at_ms ?? 0 });
+    } else if (event.type === "KeyValueCleared") {
+      ops.push({ op: "clear_key", key: event.key, value: null, updatedAtMs: null });
+    } else if (event.type === "KeyValuesCleared") {
+      ops.push({ op: "clear_all", key: null, value: null, updatedAtMs: null });
+    }
+  }
+  return ops;
+}
+
+/** The parallel arrays ack_orchestration_item takes, built from the turn. */
+function ackArguments(op: string, args: AckOrchestrationArgs, now: number): unknown[] {
+  return validated(op, () => {
+    const events = args.historyDelta.map((event) => {
+      const checked = eventFromJson(event);
+      return { id: checked.event_id, type: checked.type, data: encodeEvent(event) };
+    });
+    const workers = args.workerItems.map((item) => {
+      workItemFromJson(item);
+      if (!("ActivityExecute" in item)) {
+        throw new CodecError(`worker items must be ActivityExecute, got ${workItemKind(item)}`);
+      }
+      const a = item.ActivityExecute;
+      return { text: encodeWorkItem(item), a };
+    });
+    const orchestrator = args.orchestratorItems.map((item) => {
+      workItemFromJson(item);
+      return {
+        kind: workItemKind(item),
+        text: encodeWorkItem(item),
+        instance: orchestratorInstanceOf(item),
+        fireAtMs: "TimerFired" in item ? item.TimerFired.fire_at_ms : null,
+      };
+    });
+    const m = args.metadata;
+    const customStatus = customStatusChange(args.historyDelta);
+    const kv = kvOperations(args.historyDelta);
+    return [
+      args.lockToken,
+      now,
+      args.executionId,
+      events.map((e) => e.id),
+      events.map((e) => e.type),
+      events.map((e) => e.data),
+      workers.map((w) => w.text),
+      workers.map((w) => w.a.instance),
+      workers.map((w) => w.a.execution_id),
+      workers.map((w) => w.a.id),
+      workers.map((w) => w.a.session_id ?? null),
+      workers.map((w) => w.a.tag ?? null),
+      orchestrator.map((o) => o.kind),
+      orchestrator.map((o) => o.text),
+      orchestrator.map((o) => o.instance),
+      orchestrator.map((o) => o.fireAtMs),
+      m.status ?? null,
+      m.output ?? null,
+      m.orchestrationName ?? null,
+      m.orchestrationVersion ?? null,
+      m.parentInstanceId ?? null,
+      customStatus.action,
+      customStatus.value,
+      kv.map((o) => o.op),
+      kv.map((o) => o.key),
+      kv.map((o) => o.value),
+      kv.map((o) => o.updatedAtMs),
+      args.cancelledActivities.map((c) => c.instance),
+      args.cancelledActivities.map((c) => c.executionId),
+      args.cancelledActivities.map((c) => c.activityId),
+      m.pinnedDuroxideVersion?.major ?? null,
+      m.pinnedDuroxideVersion?.minor ?? null,
+      m.pinnedDuroxideVersion?.patch ?? null,
+    ];
+  });
+}
+
+export async function ackOrchestrationItem(sql: SqlFunctions, args: AckOrchestrationArgs): Promise<void> {
+  const op = "ack_orchestration_item";
+  await sql.call(op, "ack_orchestration_item", ackArguments(op, args, sql.now()));
+}
+
 export async function abandonOrchestrationItem(
-  _sql: SqlFunctions,
-  _lockToken: string,
-  _delayMs: number | null,
-  _ignoreAttempt: boolean,
+  sql: SqlFunctions,
+  lockToken: string,
+  delayMs: number | null,
+  ignoreAttempt: boolean,
 ): Promise<void> {
-  todo("abandon_orchestration_item");
+  await sql.call("abandon_orchestration_item", "abandon_orchestration_item", [
+    lockToken,
+    sql.now(),
+    delayMs ?? 0,
+    ignoreAttempt,
+  ]);
 }
-export async function renewOrchestrationItemLock(_sql: SqlFunctions, _lockToken: string, _extendForMs: number): Promise<void> {
-  todo("renew_orchestration_item_lock");
+
+export async function renewOrchestrationItemLock(
+  sql: SqlFunctions,
+  lockToken: string,
+  extendForMs: number,
+): Promise<void> {
+  await sql.call("renew_orchestration_item_lock", "renew_orchestration_item_lock", [
+    lockToken,
+    sql.now(),
+    extendForMs,
+  ]);
 }
-export async function read(_sql: SqlFunctions, _instance: string): Promise<Event[]> {
-  return todo("read");
+
+// ---------------------------------------------------------------------------------------------
+// History
+// ---------------------------------------------------------------------------------------------
+
+export async function read(sql: SqlFunctions, instance: string): Promise<Event[]> {
+  const rows = await sql.call<HistoryRow>("read", "read_history", [instance]);
+  return decodeHistoryStrict("read", instance, rows);
 }
-export async function readWithExecution(_sql: SqlFunctions, _instance: string, _executionId: number): Promise<Event[]> {
-  return todo("read_with_execution");
+
+export async function readWithExecution(
+  sql: SqlFunctions,
+  instance: string,
+  executionId: number,
+): Promise<Event[]> {
+  const op = "read_with_execution";
+  const rows = await sql.call<HistoryRow>(op, "read_history_with_execution", [instance, executionId]);
+  return decodeHistoryStrict(op, instance, rows);
 }
+
 export async function appendWithExecution(
-  _sql: SqlFunctions,
-  _instance: string,
-  _executionId: number,
-  _events: Event[],
+  sql: SqlFunctions,
+  instance: string,
+  executionId: number,
+  events: Event[],
 ): Promise<void> {
-  todo("append_with_execution");
+  const op = "append_with_execution";
+  const checked = validated(op, () => events.map((event) => eventFromJson(event)));
+  await sql.call(op, "append_history", [
+    instance,
+    executionId,
+    checked.map((e) => e.event_id),
+    checked.map((e) => e.type),
+    events.map(encodeEvent),
+    sql.now(),
+  ]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Custom status and KV reads
+// ---------------------------------------------------------------------------------------------
+
 export async function getCustomStatus(
-  _sql: SqlFunctions,
-  _instance: string,
-  _lastSeenVersion: number,
+  sql: SqlFunctions,
+  instance: string,
+  lastSeenVersion: number,
 ): Promise<CustomStatusChange | null> {
-  return todo("get_custom_status");
+  const row = await sql.callOne<{ custom_status: string | null; custom_status_version: number }>(
+    "get_custom_status",
+    "get_custom_status",
+    [instance, lastSeenVersion],
+  );
+  return row ? { customStatus: row.custom_status, version: row.custom_status_version } : null;
 }
-export async function getKvValue(_sql: SqlFunctions, _instance: string, _key: string): Promise<string | null> {
-  return todo("get_kv_value");
+export async function getKvValue(sql: SqlFunctions, instance: string, key: string): Promise<string | null> {
+  const row = await sql.callOne<{ value: string }>("get_kv_value", "get_kv_value", [instance, key]);
+  return row?.value ?? null;
 }
-export async function getKvAllValues(_sql: SqlFunctions, _instance: string): Promise<Map<string, string>> {
-  return todo("get_kv_all_values");
+
+export async function getKvAllValues(sql: SqlFunctions, instance: string): Promise<Map<string, string>> {
+  const rows = await sql.call<{ key: string; value: string }>("get_kv_all_values", "get_kv_all_values", [
+    instance,
+  ]);
+  return new Map(rows.map((r) => [r.key, r.value]));
 }
