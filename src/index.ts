@@ -1,4 +1,4 @@
-export * from "./provider/types.ts";
-export { ProviderError, isRetryableDatabaseError } from "./provider/errors.ts";
+export { MigrationError, migrate, migrationStatus } from "./migrate/migrations.ts";
+export { isRetryableDatabaseError, ProviderError } from "./provider/errors.ts";
 export { PostgresProvider, type PostgresProviderOptions } from "./provider/postgres-provider.ts";
-export { migrate, migrationStatus, MigrationError } from "./migrate/migrations.ts";
+export * from "./provider/types.ts";

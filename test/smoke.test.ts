@@ -10,7 +10,14 @@ describe("test database", () => {
         [db.schema],
       );
       expect(rows.map((r) => r.table_name)).toEqual(
-        expect.arrayContaining(["executions", "history", "instance_locks", "instances", "orchestrator_queue", "worker_queue"]),
+        expect.arrayContaining([
+          "executions",
+          "history",
+          "instance_locks",
+          "instances",
+          "orchestrator_queue",
+          "worker_queue",
+        ]),
       );
     } finally {
       await db.drop();

@@ -65,7 +65,8 @@ export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migr
  * semicolons, unicode…); it is always quoted, never interpolated raw.
  */
 export function quoteSchema(schema: string): string {
-  if (typeof schema !== "string" || schema.length === 0) throw new MigrationError("schema name must not be empty");
+  if (typeof schema !== "string" || schema.length === 0)
+    throw new MigrationError("schema name must not be empty");
   if (schema.includes("\0")) throw new MigrationError("schema name must not contain NUL");
   if (Buffer.byteLength(schema, "utf8") > 63) {
     throw new MigrationError(`schema name is longer than 63 bytes (Postgres would truncate it): ${schema}`);
@@ -123,7 +124,11 @@ async function appliedRows(client: pg.ClientBase, quoted: string) {
 }
 
 /** Apply pending migrations to `schema`. Returns the versions applied by this call. */
-export async function migrate(db: Queryable, schema: string, options: MigrateOptions = {}): Promise<number[]> {
+export async function migrate(
+  db: Queryable,
+  schema: string,
+  options: MigrateOptions = {},
+): Promise<number[]> {
   const quoted = quoteSchema(schema);
   const migrations = (await loadMigrations(options.dir)).filter(
     (m) => options.toVersion === undefined || m.version <= options.toVersion,
@@ -153,33 +158,42 @@ export async function migrate(db: Queryable, schema: string, options: MigrateOpt
           // names in their own schema, whatever the caller's search_path (pg_temp last, for safety).
           await client.query(`SET LOCAL search_path TO ${quoted}, pg_temp`);
           await client.query(m.sql);
-          await client.query(`INSERT INTO ${quoted}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)`, [
-            m.version,
-            m.name,
-            m.checksum,
-          ]);
+          await client.query(
+            `INSERT INTO ${quoted}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)`,
+            [m.version, m.name, m.checksum],
+          );
           await client.query("COMMIT");
         } catch (error) {
           await client.query("ROLLBACK");
           const message = error instanceof Error ? error.message : String(error);
-          throw new MigrationError(`migration ${m.file} failed on schema ${schema}: ${message}`, { cause: error });
+          throw new MigrationError(`migration ${m.file} failed on schema ${schema}: ${message}`, {
+            cause: error,
+          });
         }
         options.log?.(`applied ${m.file} to ${schema}`);
         done.push(m.version);
       }
       return done;
     } finally {
-      await client.query("SELECT pg_advisory_unlock(hashtextextended('pg-durable:migrate:' || $1, 0))", [schema]);
+      await client.query("SELECT pg_advisory_unlock(hashtextextended('pg-durable:migrate:' || $1, 0))", [
+        schema,
+      ]);
     }
   });
 }
 
 /** Every migration on disk with whether (and when) it was applied to `schema`. */
-export async function migrationStatus(db: Queryable, schema: string, dir?: string): Promise<MigrationStatus[]> {
+export async function migrationStatus(
+  db: Queryable,
+  schema: string,
+  dir?: string,
+): Promise<MigrationStatus[]> {
   const quoted = quoteSchema(schema);
   const migrations = await loadMigrations(dir);
   return await withClient(db, async (client) => {
-    const exists = await client.query("SELECT to_regclass($1) IS NOT NULL AS ok", [`${quoted}.schema_migrations`]);
+    const exists = await client.query("SELECT to_regclass($1) IS NOT NULL AS ok", [
+      `${quoted}.schema_migrations`,
+    ]);
     const applied = exists.rows[0]?.ok ? await appliedRows(client, quoted) : new Map();
     return migrations.map((m) => ({
       version: m.version,

@@ -27,6 +27,7 @@ import type {
   TagFilter,
   WorkItem,
 } from "./types.ts";
+import { WakeupListener, type WakeupQueue } from "./wakeups.ts";
 import * as workers from "./worker-queue.ts";
 
 export interface PostgresProviderOptions {
@@ -41,7 +42,16 @@ export interface PostgresProviderOptions {
   migrate?: boolean;
   /** The clock passed to every SQL function as p_now_ms. Default Date.now. */
   clock?: () => number;
+  /**
+   * Long polling: an empty fetch waits up to its pollTimeoutMs for work, woken by LISTEN/NOTIFY
+   * (one extra connection per provider, opened on first use). Default true. With false, fetches
+   * return at once and the caller polls.
+   */
+  longPoll?: boolean;
 }
+
+/** Even with no notification, an idle long poll re-checks the store this often. */
+const MAX_IDLE_WAIT_MS = 5_000;
 
 export const PROVIDER_NAME = "pg-durable";
 export const PROVIDER_VERSION = "0.1.0";
@@ -52,13 +62,22 @@ export class PostgresProvider implements Provider {
   private readonly sql: SqlFunctions;
   private readonly ownsPool: boolean;
   private readonly admin: PostgresAdmin;
+  private readonly wakeups: WakeupListener | null;
 
-  private constructor(pool: pg.Pool, ownsPool: boolean, schema: string, clock: () => number) {
+  private constructor(
+    pool: pg.Pool,
+    ownsPool: boolean,
+    schema: string,
+    clock: () => number,
+    longPoll: boolean,
+  ) {
     this.pool = pool;
     this.ownsPool = ownsPool;
     this.schema = schema;
     this.sql = new SqlFunctions(pool, schema, clock);
     this.admin = new PostgresAdmin(this.sql);
+    // The listener connects like the pool does (pg keeps the pool's config in `options`).
+    this.wakeups = longPoll ? new WakeupListener(pool.options as pg.ClientConfig, schema) : null;
   }
 
   /** Create a provider from a connection string or an existing pool, migrating on request. */
@@ -70,14 +89,54 @@ export class PostgresProvider implements Provider {
       if (!options.connectionString) throw new Error("PostgresProvider needs a pool or a connectionString");
       pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
     }
-    const provider = new PostgresProvider(pool, ownsPool, schema, options.clock ?? Date.now);
+    const provider = new PostgresProvider(
+      pool,
+      ownsPool,
+      schema,
+      options.clock ?? Date.now,
+      options.longPoll ?? true,
+    );
     if (options.migrate) await migrate(pool, schema);
     return provider;
   }
 
-  /** Close the pool if this provider created it. */
+  /** Stop the wake-up listener, and close the pool if this provider created it. */
   async close(): Promise<void> {
+    await this.wakeups?.close();
     if (this.ownsPool) await this.pool.end();
+  }
+
+  /** Make every fetch that is waiting for work return now (used at shutdown). */
+  interruptWaits(): void {
+    this.wakeups?.interruptWaits();
+  }
+
+  /**
+   * Run `fetch`; while it finds nothing and pollTimeoutMs allows, sleep until woken (a
+   * notification of `queue`, the next delayed row or lock expiry) and fetch again.
+   */
+  private async longPoll<T>(
+    queue: WakeupQueue,
+    pollTimeoutMs: number,
+    fetch: () => Promise<T | null>,
+  ): Promise<T | null> {
+    const wakeups = this.wakeups;
+    if (!wakeups || !(pollTimeoutMs > 0)) return await fetch();
+    const deadline = Date.now() + pollTimeoutMs;
+    for (;;) {
+      const seen = wakeups.generation(queue);
+      const found = await fetch();
+      if (found !== null) return found;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return null;
+      const now = this.sql.now();
+      const row = await this.sql.callOne<{ next_wakeup_at: number | null }>("long_poll", "next_wakeup_at", [
+        queue,
+        now,
+      ]);
+      const untilNext = row?.next_wakeup_at == null ? Number.POSITIVE_INFINITY : row.next_wakeup_at - now;
+      await wakeups.waitForChange(queue, seen, Math.min(remaining, untilNext, MAX_IDLE_WAIT_MS));
+    }
   }
 
   name(): string {
@@ -99,7 +158,10 @@ export class PostgresProvider implements Provider {
     pollTimeoutMs: number,
     filter: DispatcherCapabilityFilter | null,
   ): Promise<FetchedOrchestrationItem | null> {
-    return orchestrations.fetchOrchestrationItem(this.sql, lockTimeoutMs, pollTimeoutMs, filter);
+    if (filter && filter.supportedDuroxideVersions.length === 0) return Promise.resolve(null); // matches nothing
+    return this.longPoll("orch", pollTimeoutMs, () =>
+      orchestrations.fetchOrchestrationItem(this.sql, lockTimeoutMs, 0, filter),
+    );
   }
 
   ackOrchestrationItem(
@@ -142,7 +204,10 @@ export class PostgresProvider implements Provider {
     session: SessionFetchConfig | null,
     tagFilter: TagFilter,
   ): Promise<FetchedWorkItem | null> {
-    return workers.fetchWorkItem(this.sql, lockTimeoutMs, pollTimeoutMs, session, tagFilter);
+    if (tagFilter.kind === "none") return Promise.resolve(null); // an orchestrator-only node
+    return this.longPoll("work", pollTimeoutMs, () =>
+      workers.fetchWorkItem(this.sql, lockTimeoutMs, 0, session, tagFilter),
+    );
   }
 
   ackWorkItem(lockToken: string, completion: WorkItem | null): Promise<void> {

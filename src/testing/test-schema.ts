@@ -23,7 +23,9 @@ export function uniqueSchemaName(prefix = "test"): string {
   return `${prefix}_${randomBytes(5).toString("hex")}`;
 }
 
-export async function createTestSchema(options: { prefix?: string; toVersion?: number } = {}): Promise<TestSchema> {
+export async function createTestSchema(
+  options: { prefix?: string; toVersion?: number } = {},
+): Promise<TestSchema> {
   const url = testDatabaseUrl();
   const schema = uniqueSchemaName(options.prefix);
   const pool = new pg.Pool({ connectionString: url, max: 4 });

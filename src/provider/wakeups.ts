@@ -1,0 +1,138 @@
+/**
+ * Long-poll wake-ups: one LISTEN connection per provider, on the channels the store's triggers
+ * notify when orchestrator or worker work arrives (migrations/0013_wakeup_notifications.sql).
+ *
+ * A fetch that finds nothing sleeps until a notification of its queue, the next delayed row or
+ * lock expiry, or its deadline, whichever comes first, then fetches again. Waits are keyed on a
+ * per-queue generation counter read *before* the fetch, so a notification that lands while the
+ * fetch runs is never missed. While the LISTEN connection is down, waits are cut to a short
+ * polling interval until it reconnects: polling covers the gap.
+ */
+import { createHash } from "node:crypto";
+import pg from "pg";
+
+export type WakeupQueue = "orch" | "work";
+
+/** How long a wait may last while the LISTEN connection is down. */
+const DISCONNECTED_POLL_MS = 100;
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 5_000;
+
+export function wakeupChannel(schema: string, queue: WakeupQueue): string {
+  return `pgd_${createHash("md5").update(schema).digest("hex").slice(0, 16)}_${queue}`;
+}
+
+export class WakeupListener {
+  private client: pg.Client | null = null;
+  private connecting: Promise<void> | null = null;
+  private connected = false;
+  private closed = false;
+  private reconnectDelay = RECONNECT_MIN_MS;
+  private readonly generations: Record<WakeupQueue, number> = { orch: 0, work: 0 };
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    private readonly clientConfig: pg.ClientConfig,
+    private readonly schema: string,
+    private readonly log: (message: string) => void = () => {},
+  ) {}
+
+  /** Current generation of a queue; also makes sure the listener is (being) connected. */
+  generation(queue: WakeupQueue): number {
+    this.ensureConnected();
+    return this.generations[queue];
+  }
+
+  /** Wait until the queue's generation moves past `seen`, `ms` pass, or waits are interrupted. */
+  async waitForChange(queue: WakeupQueue, seen: number, ms: number): Promise<void> {
+    const limit = this.connected ? ms : Math.min(ms, DISCONNECTED_POLL_MS);
+    if (limit <= 0 || this.generations[queue] !== seen || this.closed) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (this.generations[queue] !== seen || this.closed) done();
+      };
+      const timer = setTimeout(done, limit);
+      this.waiters.add(check);
+    });
+  }
+
+  /** Wake every waiting fetch now (shutdown: waits must not hold it up). */
+  interruptWaits(): void {
+    this.generations.orch++;
+    this.generations.work++;
+    this.wakeAll();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wakeAll();
+    const client = this.client;
+    this.client = null;
+    this.connected = false;
+    await client?.end().catch(() => {});
+  }
+
+  private wakeAll(): void {
+    for (const check of [...this.waiters]) check();
+  }
+
+  private ensureConnected(): void {
+    if (this.connected || this.connecting || this.closed) return;
+    this.connecting = this.connect().finally(() => {
+      this.connecting = null;
+    });
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client(this.clientConfig);
+    client.on("notification", (message) => {
+      const queue: WakeupQueue | null =
+        message.channel === wakeupChannel(this.schema, "orch")
+          ? "orch"
+          : message.channel === wakeupChannel(this.schema, "work")
+            ? "work"
+            : null;
+      if (!queue) return;
+      this.generations[queue]++;
+      this.wakeAll();
+    });
+    const lost = (error?: Error) => {
+      if (this.client !== client) return;
+      this.client = null;
+      this.connected = false;
+      if (error) this.log(`wake-up listener lost its connection: ${error.message}`);
+      client.end().catch(() => {});
+      // Anything may have been enqueued while we were not listening: let every waiter re-fetch.
+      this.interruptWaits();
+      if (!this.closed) {
+        const delay = this.reconnectDelay;
+        this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
+        setTimeout(() => this.ensureConnected(), delay).unref();
+      }
+    };
+    client.on("error", lost);
+    client.on("end", () => lost());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${pg.escapeIdentifier(wakeupChannel(this.schema, "orch"))}`);
+      await client.query(`LISTEN ${pg.escapeIdentifier(wakeupChannel(this.schema, "work"))}`);
+      if (this.closed) {
+        await client.end();
+        return;
+      }
+      this.client = client;
+      this.connected = true;
+      this.reconnectDelay = RECONNECT_MIN_MS;
+      // Work may have arrived before LISTEN took effect.
+      this.interruptWaits();
+    } catch (error) {
+      this.client = client;
+      lost(error as Error);
+    }
+  }
+}
