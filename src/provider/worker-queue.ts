@@ -1,48 +1,123 @@
 /**
- * Worker (activity) queue and sessions. Each function is one call of one PL/pgSQL function.
+ * Worker (activity) queue and sessions. Each function is one call of one PL/pgSQL function
+ * (migrations/0003, 0008 sessions, 0009 tag routing); this side encodes, extracts the identity
+ * columns SQL needs and strictly decodes what comes back.
  */
+import { CodecError, decodeWorkItem, encodeWorkItem, workItemKind } from "./codec.ts";
 import { ProviderError } from "./errors.ts";
 import type { SqlFunctions } from "./sql.ts";
 import type { FetchedWorkItem, SessionFetchConfig, TagFilter, WorkItem } from "./types.ts";
 
-const todo = (op: string): never => {
-  throw ProviderError.permanent(op, "not implemented yet");
-};
+/** Identity columns of a worker row, from its ActivityExecute (null for other variants). */
+function identityOf(item: WorkItem) {
+  if ("ActivityExecute" in item) {
+    const a = item.ActivityExecute;
+    return [a.instance, a.execution_id, a.id, a.session_id ?? null, a.tag ?? null] as const;
+  }
+  return [null, null, null, null, null] as const;
+}
 
-export async function enqueueForWorker(_sql: SqlFunctions, _item: WorkItem): Promise<void> {
-  todo("enqueue_for_worker");
+function encodeOrThrow(operation: string, item: WorkItem): string {
+  try {
+    return encodeWorkItem(item);
+  } catch (error) {
+    if (error instanceof CodecError) throw ProviderError.permanent(operation, error.message, error);
+    throw error;
+  }
 }
+
+export async function enqueueForWorker(sql: SqlFunctions, item: WorkItem): Promise<void> {
+  const text = encodeOrThrow("enqueue_for_worker", item);
+  await sql.call("enqueue_for_worker", "enqueue_worker_item", [workItemKind(item), text, ...identityOf(item), sql.now()]);
+}
+
+const TAG_MODES = { defaultOnly: "default_only", tags: "tags", defaultAnd: "default_and", any: "any" } as const;
+
 export async function fetchWorkItem(
-  _sql: SqlFunctions,
-  _lockTimeoutMs: number,
+  sql: SqlFunctions,
+  lockTimeoutMs: number,
   _pollTimeoutMs: number,
-  _session: SessionFetchConfig | null,
-  _tagFilter: TagFilter,
+  session: SessionFetchConfig | null,
+  tagFilter: TagFilter,
 ): Promise<FetchedWorkItem | null> {
-  return todo("fetch_work_item");
+  if (tagFilter.kind === "none") return null;
+  // Sorted so the same filter always sends the same array (stable plans, readable logs).
+  const tags = "tags" in tagFilter ? [...tagFilter.tags].sort() : [];
+  const row = await sql.callOne<{ work_item: string | null; lock_token: string | null; attempt_count: number }>(
+    "fetch_work_item",
+    "fetch_work_item",
+    [
+      sql.now(),
+      lockTimeoutMs,
+      session?.ownerId ?? null,
+      session?.lockTimeoutMs ?? lockTimeoutMs,
+      TAG_MODES[tagFilter.kind],
+      tags,
+    ],
+  );
+  if (!row?.lock_token || row.work_item === null) return null;
+  try {
+    return { item: decodeWorkItem(row.work_item), lockToken: row.lock_token, attemptCount: row.attempt_count };
+  } catch (error) {
+    // The row stays locked under this token until it expires, then is offered again with a higher
+    // attempt count; other items keep flowing. Retrying cannot fix a corrupt row: permanent.
+    throw ProviderError.permanent("fetch_work_item", `stored work item cannot be decoded: ${(error as Error).message}`, error);
+  }
 }
-export async function ackWorkItem(_sql: SqlFunctions, _lockToken: string, _completion: WorkItem | null): Promise<void> {
-  todo("ack_work_item");
+
+export async function ackWorkItem(sql: SqlFunctions, lockToken: string, completion: WorkItem | null): Promise<void> {
+  let kind: string | null = null;
+  let text: string | null = null;
+  let instance: string | null = null;
+  if (completion !== null) {
+    if ("ActivityCompleted" in completion) instance = completion.ActivityCompleted.instance;
+    else if ("ActivityFailed" in completion) instance = completion.ActivityFailed.instance;
+    else {
+      throw ProviderError.permanent(
+        "ack_work_item",
+        `a work item completion must be ActivityCompleted or ActivityFailed, got ${workItemKind(completion)}`,
+      );
+    }
+    kind = workItemKind(completion);
+    text = encodeOrThrow("ack_work_item", completion);
+  }
+  await sql.call("ack_work_item", "ack_work_item", [lockToken, kind, text, instance, sql.now()]);
 }
-export async function renewWorkItemLock(_sql: SqlFunctions, _lockToken: string, _extendForMs: number): Promise<void> {
-  todo("renew_work_item_lock");
+
+export async function renewWorkItemLock(sql: SqlFunctions, lockToken: string, extendForMs: number): Promise<void> {
+  await sql.call("renew_work_item_lock", "renew_work_item_lock", [lockToken, extendForMs, sql.now()]);
 }
+
 export async function abandonWorkItem(
-  _sql: SqlFunctions,
-  _lockToken: string,
-  _delayMs: number | null,
-  _ignoreAttempt: boolean,
+  sql: SqlFunctions,
+  lockToken: string,
+  delayMs: number | null,
+  ignoreAttempt: boolean,
 ): Promise<void> {
-  todo("abandon_work_item");
+  await sql.call("abandon_work_item", "abandon_work_item", [lockToken, delayMs ?? 0, ignoreAttempt, sql.now()]);
 }
+
 export async function renewSessionLock(
-  _sql: SqlFunctions,
-  _ownerIds: readonly string[],
-  _extendForMs: number,
-  _idleTimeoutMs: number,
+  sql: SqlFunctions,
+  ownerIds: readonly string[],
+  extendForMs: number,
+  idleTimeoutMs: number,
 ): Promise<number> {
-  return todo("renew_session_lock");
+  if (ownerIds.length === 0) return 0;
+  const row = await sql.callOne<{ renew_session_lock: number }>("renew_session_lock", "renew_session_lock", [
+    [...ownerIds],
+    extendForMs,
+    idleTimeoutMs,
+    sql.now(),
+  ]);
+  return row?.renew_session_lock ?? 0;
 }
-export async function cleanupOrphanedSessions(_sql: SqlFunctions, _idleTimeoutMs: number): Promise<number> {
-  return todo("cleanup_orphaned_sessions");
+
+export async function cleanupOrphanedSessions(sql: SqlFunctions, _idleTimeoutMs: number): Promise<number> {
+  const row = await sql.callOne<{ cleanup_orphaned_sessions: number }>(
+    "cleanup_orphaned_sessions",
+    "cleanup_orphaned_sessions",
+    [sql.now()],
+  );
+  return row?.cleanup_orphaned_sessions ?? 0;
 }
