@@ -1,0 +1,68 @@
+/**
+ * The provider validation suite: duroxide's provider certification, category by category, driven by a
+ * ProviderFactory. A provider implementation runs it from one of its own vitest files:
+ *
+ *   import { registerValidationSuite } from "pg-durable/validation";
+ *   registerValidationSuite(myFactory);                                  // every category
+ *   registerValidationSuite(myFactory, { categories: ["atomicity"] });  // a subset
+ *
+ * Test names are duroxide's, so results compare across implementations. See docs/validation.md.
+ */
+import { registerAtomicityTests } from "./atomicity.ts";
+import { registerErrorHandlingTests } from "./error_handling.ts";
+import type { ProviderFactory } from "./factory.ts";
+import { registerInstanceCreationTests } from "./instance_creation.ts";
+import { registerInstanceLockingTests } from "./instance_locking.ts";
+import { registerLockExpirationTests } from "./lock_expiration.ts";
+import { registerLongPollingTests } from "./long_polling.ts";
+import { registerMultiExecutionTests } from "./multi_execution.ts";
+import { registerPoisonMessageTests } from "./poison_message.ts";
+import { registerQueueSemanticsTests } from "./queue_semantics.ts";
+
+export type { ProviderFactory } from "./factory.ts";
+export {
+  registerAtomicityTests,
+  registerErrorHandlingTests,
+  registerInstanceCreationTests,
+  registerInstanceLockingTests,
+  registerLockExpirationTests,
+  registerLongPollingTests,
+  registerMultiExecutionTests,
+  registerPoisonMessageTests,
+  registerQueueSemanticsTests,
+};
+
+/** Category name (as in the catalogue) → the function registering its tests. */
+export const VALIDATION_CATEGORIES: Readonly<Record<string, (factory: ProviderFactory) => void>> = {
+  atomicity: registerAtomicityTests,
+  instance_creation: registerInstanceCreationTests,
+  error_handling: registerErrorHandlingTests,
+  instance_locking: registerInstanceLockingTests,
+  lock_expiration: registerLockExpirationTests,
+  multi_execution: registerMultiExecutionTests,
+  queue_semantics: registerQueueSemanticsTests,
+  poison_message: registerPoisonMessageTests,
+  long_polling: registerLongPollingTests,
+};
+
+export interface ValidationSuiteOptions {
+  /** Register only these categories (catalogue names, e.g. "atomicity"); default: all. */
+  categories?: string[];
+}
+
+/** Register the validation suite's `describe` blocks for `factory` in the calling test file. */
+export function registerValidationSuite(
+  factory: ProviderFactory,
+  options: ValidationSuiteOptions = {},
+): void {
+  const selected = options.categories ?? Object.keys(VALIDATION_CATEGORIES);
+  for (const category of selected) {
+    const register = VALIDATION_CATEGORIES[category];
+    if (!register) {
+      throw new Error(
+        `unknown validation category "${category}"; known: ${Object.keys(VALIDATION_CATEGORIES).join(", ")}`,
+      );
+    }
+    register(factory);
+  }
+}
