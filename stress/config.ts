@@ -1,0 +1,157 @@
+/**
+ * The stress binary's command line (commander) and the resulting configuration.
+ */
+import { Command, InvalidArgumentError, Option } from "commander";
+
+export const SCENARIOS = ["fan-out", "large-payload", "continue-as-new"] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface StressConfig {
+  scenarios: ScenarioName[];
+  durationSec: number;
+  maxConcurrent: number;
+  tasks: number;
+  activityDelayMs: number;
+  orchConcurrency: number;
+  workerConcurrency: number;
+  runtimes: number;
+  poolSize: number;
+  pollIntervalMs: number;
+  drainTimeoutSec: number;
+  databaseUrl: string | null;
+  keep: boolean;
+  json: string | null;
+  baseline: boolean;
+  baselineSeconds: number;
+  chaos: boolean;
+  record: boolean;
+}
+
+function positiveInt(name: string, min = 1) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    return n;
+  };
+}
+
+export function parseStressArgs(argv: readonly string[]): StressConfig {
+  const program = new Command()
+    .name("npm run stress --")
+    .description(
+      "Run real workflows on the pg-durable store and report throughput, latency and correctness.\n" +
+        "Without --database-url / DATABASE_URL an embedded PostgreSQL is started and removed afterwards.",
+    )
+    .addOption(
+      new Option("--scenario <name>", "workload to run").choices([...SCENARIOS, "all"]).default("fan-out"),
+    )
+    .option(
+      "--duration <seconds>",
+      "how long to keep launching orchestrations",
+      positiveInt("--duration"),
+      10,
+    )
+    .option("--max-concurrent <n>", "orchestrations in flight", positiveInt("--max-concurrent"), 20)
+    .option(
+      "--tasks <n>",
+      "activities per orchestration (fan-out width, generations for continue-as-new)",
+      positiveInt("--tasks"),
+      5,
+    )
+    .option(
+      "--activity-delay-ms <ms>",
+      "time each activity sleeps",
+      positiveInt("--activity-delay-ms", 0),
+      10,
+    )
+    .option(
+      "--orch-concurrency <n>",
+      "orchestration dispatcher slots per runtime",
+      positiveInt("--orch-concurrency"),
+      2,
+    )
+    .option(
+      "--worker-concurrency <n>",
+      "activity worker slots per runtime",
+      positiveInt("--worker-concurrency"),
+      2,
+    )
+    .option(
+      "--runtimes <n>",
+      "runtimes sharing the schema; more than 1 runs each in its own process",
+      positiveInt("--runtimes"),
+      1,
+    )
+    .option("--pool-size <n>", "Postgres connections per runtime", positiveInt("--pool-size"), 10)
+    .option(
+      "--poll-interval-ms <ms>",
+      "dispatcher poll interval when a fetch finds nothing",
+      positiveInt("--poll-interval-ms"),
+      100,
+    )
+    .option(
+      "--drain-timeout <seconds>",
+      "how long to wait for in-flight orchestrations after the duration",
+      positiveInt("--drain-timeout"),
+      120,
+    )
+    .option("--database-url <url>", "use this server (default: $DATABASE_URL, else an embedded PostgreSQL)")
+    .option("--keep", "keep the run's schema instead of dropping it", false)
+    .option("--json <file>", "write one JSON object per scenario run (JSON lines) to this file")
+    .option(
+      "--baseline",
+      "first measure this server's commit ceiling (insert+delete, 4 clients) and report the ratio",
+      false,
+    )
+    .option(
+      "--baseline-seconds <seconds>",
+      "length of the baseline measurement",
+      positiveInt("--baseline-seconds"),
+      10,
+    )
+    .option("--chaos", "inject faults while the workload runs (see README)", false)
+    .option("--no-record", "do not append the figures to stress/results/<server>.md")
+    .exitOverride();
+  program.parse(argv, { from: "user" });
+  const o = program.opts<{
+    scenario: string;
+    duration: number;
+    maxConcurrent: number;
+    tasks: number;
+    activityDelayMs: number;
+    orchConcurrency: number;
+    workerConcurrency: number;
+    runtimes: number;
+    poolSize: number;
+    pollIntervalMs: number;
+    drainTimeout: number;
+    databaseUrl?: string;
+    keep: boolean;
+    json?: string;
+    baseline: boolean;
+    baselineSeconds: number;
+    chaos: boolean;
+    record: boolean;
+  }>();
+  return {
+    scenarios: o.scenario === "all" ? [...SCENARIOS] : [o.scenario as ScenarioName],
+    durationSec: o.duration,
+    maxConcurrent: o.maxConcurrent,
+    tasks: o.tasks,
+    activityDelayMs: o.activityDelayMs,
+    orchConcurrency: o.orchConcurrency,
+    workerConcurrency: o.workerConcurrency,
+    runtimes: o.runtimes,
+    poolSize: o.poolSize,
+    pollIntervalMs: o.pollIntervalMs,
+    drainTimeoutSec: o.drainTimeout,
+    databaseUrl: o.databaseUrl ?? process.env.DATABASE_URL ?? null,
+    keep: o.keep,
+    json: o.json ?? null,
+    baseline: o.baseline,
+    baselineSeconds: o.baselineSeconds,
+    chaos: o.chaos,
+    record: o.record,
+  };
+}

@@ -1,0 +1,23 @@
+/** The live progress line: rewritten in place on a terminal, one line every 5 s otherwise. */
+import type { Progress } from "./workload.ts";
+
+export function progressPrinter(scenario: string): (p: Progress) => void {
+  const tty = process.stderr.isTTY === true;
+  let lastPrinted = 0;
+  return (p) => {
+    const secs = p.elapsedMs / 1000;
+    const line =
+      `[${scenario}] ${secs.toFixed(0)}s  completed ${p.completed}  ${(p.completed / Math.max(secs, 0.001)).toFixed(1)} orch/s` +
+      `  in flight ${p.inFlight}  errors ${p.failed + p.startErrors}`;
+    if (tty) {
+      process.stderr.write(`\r${line.padEnd(100)}`);
+    } else if (p.elapsedMs - lastPrinted >= 5000) {
+      lastPrinted = p.elapsedMs;
+      process.stderr.write(`${line}\n`);
+    }
+  };
+}
+
+export function endProgressLine(): void {
+  if (process.stderr.isTTY) process.stderr.write("\n");
+}

@@ -1,0 +1,31 @@
+/**
+ * Child-process entry point for `--runtimes N`: runs one runtime on the shared schema until the
+ * parent says stop, then reports its CPU time and peak RSS.
+ */
+import { buildRuntime, type RuntimeSpec } from "./runtime-host.ts";
+
+const spec = JSON.parse(process.env.PGD_STRESS_SPEC ?? "null") as RuntimeSpec | null;
+if (!spec || !process.send) {
+  console.error(
+    "runtime-process.ts is started by the stress binary (needs PGD_STRESS_SPEC and an IPC channel)",
+  );
+  process.exit(2);
+}
+
+const { runtime, provider } = await buildRuntime(spec);
+await runtime.start();
+process.send({ type: "started" });
+
+process.on("message", async (message: { type?: string }) => {
+  if (message?.type !== "stop") return;
+  await runtime.shutdown(10_000);
+  await provider.close();
+  const cpu = process.cpuUsage();
+  process.send?.({
+    type: "stopped",
+    cpuSec: (cpu.user + cpu.system) / 1e6,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  });
+  process.disconnect?.();
+  process.exit(0);
+});

@@ -1,0 +1,122 @@
+/**
+ * The pump: keeps `maxConcurrent` orchestrations in flight until the duration is over, then
+ * waits (bounded) for the stragglers. Records each instance's start → completion latency.
+ */
+import type { Client } from "../src/runtime/index.ts";
+import type { CompletionWatcher, Finished } from "./completion-watcher.ts";
+
+export interface WorkloadOptions {
+  scenario: string;
+  orchestration: string;
+  input: () => unknown;
+  maxConcurrent: number;
+  durationMs: number;
+  drainTimeoutMs: number;
+  /** Called about once a second with live figures. */
+  onProgress?: (p: Progress) => void;
+  /** Called every tick; chaos mode uses it to inject faults. */
+  onTick?: (elapsedMs: number) => Promise<void> | void;
+}
+
+export interface Progress {
+  elapsedMs: number;
+  launched: number;
+  completed: number;
+  failed: number;
+  inFlight: number;
+  startErrors: number;
+}
+
+export interface WorkloadResult {
+  launched: string[];
+  finished: Finished[];
+  latenciesMs: number[];
+  stuck: string[];
+  startErrors: number;
+  wallMs: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function runWorkload(
+  client: Client,
+  watcher: CompletionWatcher,
+  o: WorkloadOptions,
+): Promise<WorkloadResult> {
+  const runId = Date.now().toString(36);
+  const inFlight = new Map<string, number>(); // instance → start time
+  const launched: string[] = [];
+  const finished: Finished[] = [];
+  const latenciesMs: number[] = [];
+  let startErrors = 0;
+  let next = 0;
+  const started = Date.now();
+  let lastProgress = 0;
+
+  const launch = async () => {
+    const id = `${o.scenario}-${runId}-${next++}`;
+    const t0 = Date.now();
+    try {
+      await client.startOrchestration(id, o.orchestration, o.input());
+      inFlight.set(id, t0);
+      launched.push(id);
+    } catch {
+      startErrors++;
+      await sleep(50);
+    }
+  };
+
+  const collect = async () => {
+    let done: Finished[] = [];
+    try {
+      done = await watcher.poll([...inFlight.keys()]);
+    } catch {
+      await sleep(50); // the server may be restarting (chaos); try again next tick
+    }
+    for (const f of done) {
+      const t0 = inFlight.get(f.instanceId);
+      if (t0 === undefined) continue;
+      inFlight.delete(f.instanceId);
+      finished.push(f);
+      latenciesMs.push(Math.max(0, f.completedAtMs - t0));
+    }
+  };
+
+  const report = (force = false) => {
+    const now = Date.now();
+    if (!force && now - lastProgress < 1000) return;
+    lastProgress = now;
+    o.onProgress?.({
+      elapsedMs: now - started,
+      launched: launched.length,
+      completed: finished.filter((f) => f.status === "Completed").length,
+      failed: finished.filter((f) => f.status === "Failed").length,
+      inFlight: inFlight.size,
+      startErrors,
+    });
+  };
+
+  while (Date.now() - started < o.durationMs) {
+    while (inFlight.size < o.maxConcurrent && Date.now() - started < o.durationMs) await launch();
+    await sleep(5);
+    await collect();
+    await o.onTick?.(Date.now() - started);
+    report();
+  }
+  const drainDeadline = Date.now() + o.drainTimeoutMs;
+  while (inFlight.size > 0 && Date.now() < drainDeadline) {
+    await sleep(10);
+    await collect();
+    await o.onTick?.(Date.now() - started);
+    report();
+  }
+  report(true);
+  return {
+    launched,
+    finished,
+    latenciesMs,
+    stuck: [...inFlight.keys()],
+    startErrors,
+    wallMs: Date.now() - started,
+  };
+}
