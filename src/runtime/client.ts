@@ -1,0 +1,316 @@
+/**
+ * Client: starts orchestrations, sends them events, reads their status and KV, waits for them,
+ * and passes management calls through to the provider's admin capability.
+ *
+ * Waiting never hot-polls: waitForOrchestration/waitForStatusChange poll the store with a backoff
+ * (10 ms doubling up to `maxPollIntervalMs`, default 250 ms) and, when a runtime in this process
+ * uses the same provider object, are woken at once by its acks.
+ */
+import type {
+  DeleteInstanceResult,
+  ErrorDetails,
+  Event,
+  ExecutionInfo,
+  InstanceFilter,
+  InstanceInfo,
+  InstanceTree,
+  Provider,
+  ProviderAdmin,
+  PruneOptions,
+  PruneResult,
+  QueueDepths,
+  SystemMetrics,
+  SystemStats,
+  WorkItem,
+} from "../provider/types.ts";
+import { displayError, WaitTimeoutError } from "./errors.ts";
+import { fromJson, toJson } from "./json.ts";
+import { type Notifier, notifierFor } from "./notifier.ts";
+
+interface StatusCommon {
+  /** Latest custom status (null when never set or reset). */
+  customStatus: string | null;
+  customStatusVersion: number;
+}
+
+export type OrchestrationStatus =
+  | { status: "NotFound" }
+  | ({ status: "Running" } & StatusCommon)
+  /** `output` is the raw JSON text the orchestration returned. */
+  | ({ status: "Completed"; output: string } & StatusCommon)
+  /** `error` is the display string of `details`. */
+  | ({ status: "Failed"; error: string; details: ErrorDetails } & StatusCommon);
+
+/** A finished orchestration as waitForOrchestration returns it: output decoded from JSON. */
+export type FinishedStatus<T = unknown> =
+  | ({ status: "Completed"; output: T } & StatusCommon)
+  | ({ status: "Failed"; error: string; details: ErrorDetails } & StatusCommon);
+
+export interface ClientOptions {
+  /** Cap of the backoff between status polls while waiting. Default 250 ms. */
+  maxPollIntervalMs?: number;
+}
+
+export class Client {
+  private readonly notifier: Notifier;
+  private readonly maxPollIntervalMs: number;
+
+  constructor(
+    private readonly provider: Provider,
+    options: ClientOptions = {},
+  ) {
+    this.notifier = notifierFor(provider);
+    this.maxPollIntervalMs = options.maxPollIntervalMs ?? 250;
+  }
+
+  // --- starting and messaging -----------------------------------------------------------------
+
+  /** Start an instance (ignored if the id already exists: delete it first to reuse an id). */
+  async startOrchestration(instanceId: string, orchestrationName: string, input?: unknown): Promise<void> {
+    await this.startOrchestrationVersioned(instanceId, orchestrationName, input, null);
+  }
+
+  async startOrchestrationVersioned(
+    instanceId: string,
+    orchestrationName: string,
+    input: unknown,
+    version: string | null,
+  ): Promise<void> {
+    checkId(instanceId);
+    checkId(orchestrationName, "orchestration name");
+    const encoded = toJson(input, `input of orchestration '${orchestrationName}'`);
+    await this.send({
+      StartOrchestration: {
+        instance: instanceId,
+        orchestration: orchestrationName,
+        input: encoded,
+        version: version || null,
+        parent_instance: null,
+        parent_id: null,
+        execution_id: 1,
+      },
+    });
+  }
+
+  /** Raise an event; delivered to a waitForEvent(name) that is already waiting. */
+  async raiseEvent(instanceId: string, eventName: string, data?: unknown): Promise<void> {
+    checkId(instanceId);
+    const encoded = toJson(data, `data of event '${eventName}'`);
+    await this.send({ ExternalRaised: { instance: instanceId, name: eventName, data: encoded } });
+  }
+
+  /** Append a message to the instance's persistent queue (dequeueEvent(queueName)). */
+  async enqueueEvent(instanceId: string, queueName: string, data?: unknown): Promise<void> {
+    checkId(instanceId);
+    const encoded = toJson(data, `data of queue message '${queueName}'`);
+    await this.send({ QueueMessage: { instance: instanceId, name: queueName, data: encoded } });
+  }
+
+  /** Cancel an instance and, through it, its sub-orchestrations. A finished instance is left alone. */
+  async cancelInstance(instanceId: string, reason = ""): Promise<void> {
+    checkId(instanceId);
+    await this.send({ CancelInstance: { instance: instanceId, reason } });
+  }
+
+  // duroxide-node's *Typed aliases.
+  startOrchestrationTyped = this.startOrchestration;
+  startOrchestrationVersionedTyped = this.startOrchestrationVersioned;
+  raiseEventTyped = this.raiseEvent;
+  enqueueEventTyped = this.enqueueEvent;
+
+  // --- status ---------------------------------------------------------------------------------
+
+  async getStatus(instanceId: string): Promise<OrchestrationStatus> {
+    const history = await this.provider.read(instanceId);
+    let custom: StatusCommon = { customStatus: null, customStatusVersion: 0 };
+    try {
+      const change = await this.provider.getCustomStatus(instanceId, 0);
+      if (change) custom = { customStatus: change.customStatus, customStatusVersion: change.version };
+    } catch {
+      // custom status is best effort; the history decides the status
+    }
+    return statusFromHistory(history, custom);
+  }
+
+  /** Wait until the instance completes or fails; output is JSON-decoded. Throws WaitTimeoutError. */
+  async waitForOrchestration<T = unknown>(
+    instanceId: string,
+    timeoutMs = 30_000,
+  ): Promise<FinishedStatus<T>> {
+    const status = await this.waitUntil(
+      instanceId,
+      timeoutMs,
+      (s) => s.status === "Completed" || s.status === "Failed",
+    );
+    if (!status)
+      throw new WaitTimeoutError(`Timed out waiting for orchestration '${instanceId}' after ${timeoutMs}ms`);
+    if (status.status === "Completed") return { ...status, output: fromJson(status.output) as T };
+    return status as FinishedStatus<T>;
+  }
+
+  /** The decoded output of a completed instance; a failure is thrown as an Error with its message. */
+  async waitForOrchestrationTyped<T = unknown>(instanceId: string, timeoutMs = 30_000): Promise<T> {
+    const status = await this.waitForOrchestration<T>(instanceId, timeoutMs);
+    if (status.status === "Failed") throw new Error(status.error || "Orchestration failed");
+    return status.output;
+  }
+
+  /**
+   * Wait until the custom status version passes `lastSeenVersion` or the instance finishes;
+   * returns the status then. Throws WaitTimeoutError.
+   */
+  async waitForStatusChange(
+    instanceId: string,
+    lastSeenVersion: number,
+    pollIntervalMs = 500,
+    timeoutMs = 30_000,
+  ): Promise<OrchestrationStatus> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const waiter = this.notifier.arm(`instance:${instanceId}`);
+      const change = await this.provider.getCustomStatus(instanceId, lastSeenVersion).catch(() => null);
+      const status = await this.getStatus(instanceId);
+      if (change || status.status === "Completed" || status.status === "Failed") {
+        waiter.cancel();
+        return status;
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        waiter.cancel();
+        throw new WaitTimeoutError(
+          `Timed out waiting for a status change of '${instanceId}' after ${timeoutMs}ms`,
+        );
+      }
+      await waiter.wait(Math.min(pollIntervalMs, remaining));
+    }
+  }
+
+  // --- KV -------------------------------------------------------------------------------------
+
+  getValue(instanceId: string, key: string): Promise<string | null> {
+    return this.provider.getKvValue(instanceId, key);
+  }
+
+  async getKvAllValues(instanceId: string): Promise<Record<string, string>> {
+    return Object.fromEntries(await this.provider.getKvAllValues(instanceId));
+  }
+
+  /** Wait until `key` has a value. Throws WaitTimeoutError. */
+  async waitForValue(instanceId: string, key: string, timeoutMs = 30_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 10; ; delay = Math.min(delay * 2, this.maxPollIntervalMs)) {
+      const waiter = this.notifier.arm(`instance:${instanceId}`);
+      const value = await this.provider.getKvValue(instanceId, key);
+      if (value !== null) {
+        waiter.cancel();
+        return value;
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        waiter.cancel();
+        throw new WaitTimeoutError(`Timed out waiting for value '${key}' on instance '${instanceId}'`);
+      }
+      await waiter.wait(Math.min(delay, remaining));
+    }
+  }
+
+  getOrchestrationStats(instanceId: string): Promise<SystemStats | null> {
+    return this.provider.getInstanceStats(instanceId);
+  }
+
+  // --- management (ProviderAdmin pass-through) ------------------------------------------------
+
+  listAllInstances(): Promise<string[]> {
+    return this.admin().listInstances();
+  }
+  listInstancesByStatus(status: string): Promise<string[]> {
+    return this.admin().listInstancesByStatus(status);
+  }
+  getInstanceInfo(instanceId: string): Promise<InstanceInfo> {
+    return this.admin().getInstanceInfo(instanceId);
+  }
+  getExecutionInfo(instanceId: string, executionId: number): Promise<ExecutionInfo> {
+    return this.admin().getExecutionInfo(instanceId, executionId);
+  }
+  listExecutions(instanceId: string): Promise<number[]> {
+    return this.admin().listExecutions(instanceId);
+  }
+  readExecutionHistory(instanceId: string, executionId: number): Promise<Event[]> {
+    return this.admin().readHistoryWithExecutionId(instanceId, executionId);
+  }
+  getInstanceTree(instanceId: string): Promise<InstanceTree> {
+    return this.admin().getInstanceTree(instanceId);
+  }
+  getSystemMetrics(): Promise<SystemMetrics> {
+    return this.admin().getSystemMetrics();
+  }
+  getQueueDepths(): Promise<QueueDepths> {
+    return this.admin().getQueueDepths();
+  }
+  deleteInstance(instanceId: string, force = false): Promise<DeleteInstanceResult> {
+    return this.admin().deleteInstance(instanceId, force);
+  }
+  deleteInstanceBulk(filter: InstanceFilter = {}): Promise<DeleteInstanceResult> {
+    return this.admin().deleteInstanceBulk(filter);
+  }
+  pruneExecutions(instanceId: string, options: PruneOptions = {}): Promise<PruneResult> {
+    return this.admin().pruneExecutions(instanceId, options);
+  }
+  pruneExecutionsBulk(filter: InstanceFilter = {}, options: PruneOptions = {}): Promise<PruneResult> {
+    return this.admin().pruneExecutionsBulk(filter, options);
+  }
+
+  // --- internals ------------------------------------------------------------------------------
+
+  private async send(item: WorkItem): Promise<void> {
+    await this.provider.enqueueForOrchestrator(item, null);
+    this.notifier.notify("orchestrator");
+  }
+
+  private admin(): ProviderAdmin {
+    const admin = this.provider.asManagementCapability();
+    if (!admin)
+      throw new Error(`management not available: provider '${this.provider.name()}' has no admin capability`);
+    return admin;
+  }
+
+  /** Poll with backoff (woken early in-process) until `done` holds; null on timeout. */
+  private async waitUntil(
+    instanceId: string,
+    timeoutMs: number,
+    done: (s: OrchestrationStatus) => boolean,
+  ): Promise<Exclude<OrchestrationStatus, { status: "NotFound" }> | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 10; ; delay = Math.min(delay * 2, this.maxPollIntervalMs)) {
+      const waiter = this.notifier.arm(`instance:${instanceId}`);
+      const status = await this.getStatus(instanceId);
+      if (done(status) && status.status !== "NotFound") {
+        waiter.cancel();
+        return status;
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        waiter.cancel();
+        return null;
+      }
+      await waiter.wait(Math.min(delay, remaining));
+    }
+  }
+}
+
+/** Status from the latest execution's history: its terminal event, else Running, else NotFound. */
+export function statusFromHistory(history: readonly Event[], custom: StatusCommon): OrchestrationStatus {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const e = history[i]!;
+    if (e.type === "OrchestrationCompleted") return { status: "Completed", output: e.output, ...custom };
+    if (e.type === "OrchestrationFailed") {
+      return { status: "Failed", error: displayError(e.details), details: e.details, ...custom };
+    }
+  }
+  if (history.some((e) => e.type === "OrchestrationStarted")) return { status: "Running", ...custom };
+  return { status: "NotFound" };
+}
+
+function checkId(value: unknown, what = "instance id"): void {
+  if (typeof value !== "string" || value === "") throw new TypeError(`${what} must be a non-empty string`);
+}

@@ -1,0 +1,32 @@
+/** The durable runtime: public API. */
+
+export { ActivityContext } from "./activity-context.ts";
+export { Client, type ClientOptions, type FinishedStatus, type OrchestrationStatus } from "./client.ts";
+export { displayError, TaskFailedError, WaitTimeoutError } from "./errors.ts";
+export { PayloadError } from "./json.ts";
+export { consoleLogger, type Logger } from "./logger.ts";
+export type { RuntimeMetrics } from "./metrics.ts";
+export type { RuntimeOptions, TagFilterOption } from "./options.ts";
+export {
+  type ActivityOptions,
+  type LogLevel,
+  MAX_CUSTOM_STATUS_BYTES,
+  MAX_KV_KEYS,
+  MAX_KV_VALUE_BYTES,
+  MAX_TAG_NAME_BYTES,
+  OrchestrationContext,
+} from "./orchestration-context.ts";
+export type { ActivityFunction, VersionPolicy } from "./registry.ts";
+export type { Backoff, RetryPolicy } from "./retry.ts";
+export { type Orchestration, Runtime } from "./runtime.ts";
+export { ENGINE_VERSION } from "./semver.ts";
+export {
+  ActivityTask,
+  AllTask,
+  DurableTask,
+  LeafTask,
+  type RaceResult,
+  RaceTask,
+  type Settled,
+  type TaskLike,
+} from "./tasks.ts";

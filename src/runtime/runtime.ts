@@ -1,0 +1,215 @@
+/**
+ * Runtime: registers orchestrations and activities and runs the dispatchers against any Provider.
+ *
+ *   const runtime = new Runtime(provider, { orchestrationConcurrency: 2, workerConcurrency: 2 });
+ *   runtime.registerActivity("Greet", async (ctx, name: string) => `Hello, ${name}!`);
+ *   runtime.registerOrchestration("Hello", function* (ctx, name: string) {
+ *     return yield ctx.scheduleActivity("Greet", name);
+ *   });
+ *   await runtime.start();
+ *   …
+ *   await runtime.shutdown();
+ */
+import { randomBytes } from "node:crypto";
+import type { Provider } from "../provider/types.ts";
+import type { ActivityContext } from "./activity-context.ts";
+import { Client } from "./client.ts";
+import { emptyMetrics, type RuntimeMetrics } from "./metrics.ts";
+import { notifierFor } from "./notifier.ts";
+import { type ResolvedOptions, type RuntimeOptions, resolveOptions } from "./options.ts";
+import type { OrchestrationContext } from "./orchestration-context.ts";
+import { SYSCALL_GET_KV, SYSCALL_NEW_GUID, SYSCALL_UTC_NOW } from "./orchestration-context.ts";
+import { OrchestrationDispatcher } from "./orchestration-dispatcher.ts";
+import {
+  type ActivityFunction,
+  ActivityRegistry,
+  DEFAULT_ORCHESTRATION_VERSION,
+  OrchestrationRegistry,
+  type VersionPolicy,
+} from "./registry.ts";
+import { SessionMaintenance, SessionTracker } from "./sessions.ts";
+import { WorkerDispatcher } from "./worker-dispatcher.ts";
+
+/**
+ * An orchestration as users write it. The `yield` result is `any` on purpose: what a yield gives
+ * back depends on the task yielded. For a typed result use `const x = yield* task`.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: what a plain `yield` gives back depends on the task yielded
+type Dynamic = any;
+
+export type Orchestration<I = Dynamic, O = unknown> = (
+  ctx: OrchestrationContext,
+  input: I,
+) => Generator<unknown, O, Dynamic>;
+
+type State = "new" | "running" | "stopping" | "stopped";
+
+export class Runtime {
+  private readonly options: ResolvedOptions;
+  private readonly orchestrations = new OrchestrationRegistry();
+  private readonly activities = new ActivityRegistry();
+  private readonly metrics = emptyMetrics();
+  private readonly nodeId: string;
+  private state: State = "new";
+  private stopController = new AbortController();
+  private forceController = new AbortController();
+  private orchestrationDispatcher: OrchestrationDispatcher | null = null;
+  private workerDispatcher: WorkerDispatcher | null = null;
+  private sessionMaintenance: SessionMaintenance | null = null;
+
+  constructor(
+    private readonly provider: Provider,
+    options: RuntimeOptions = {},
+  ) {
+    this.options = resolveOptions(options);
+    this.nodeId = this.options.workerNodeId ?? randomBytes(4).toString("hex");
+    this.registerSystemActivities();
+  }
+
+  // --- registration ---------------------------------------------------------------------------
+
+  /** Register an orchestration as version 1.0.0. */
+  registerOrchestration<I = Dynamic, O = unknown>(name: string, fn: Orchestration<I, O>): this {
+    return this.registerOrchestrationVersioned(name, DEFAULT_ORCHESTRATION_VERSION, fn);
+  }
+
+  /**
+   * Register one version of an orchestration. New instances run the latest version (or what the
+   * start asks for); running executions stay on the version they started with until they
+   * continue as new.
+   */
+  registerOrchestrationVersioned<I = Dynamic, O = unknown>(
+    name: string,
+    version: string,
+    fn: Orchestration<I, O>,
+  ): this {
+    this.assertNotStarted("registerOrchestration");
+    this.orchestrations.register(name, version, fn as Orchestration);
+    return this;
+  }
+
+  /** Make new instances of `name` start on one version instead of the latest. */
+  setVersionPolicy(name: string, policy: VersionPolicy): this {
+    this.orchestrations.setVersionPolicy(name, policy);
+    return this;
+  }
+
+  /** Register an activity: input is the JSON-decoded input; the return value is JSON-encoded. */
+  registerActivity<I = Dynamic, O = unknown>(
+    name: string,
+    fn: (ctx: ActivityContext, input: I) => O | Promise<O>,
+  ): this {
+    this.assertNotStarted("registerActivity");
+    this.activities.register(name, fn as ActivityFunction);
+    return this;
+  }
+
+  // duroxide-node's typed aliases (the plain methods are already generic here).
+  registerOrchestrationTyped = this.registerOrchestration;
+  registerOrchestrationVersionedTyped = this.registerOrchestrationVersioned;
+  registerActivityTyped = this.registerActivity;
+
+  // --- lifecycle ------------------------------------------------------------------------------
+
+  /** Start the dispatchers; resolves once they run. */
+  async start(): Promise<void> {
+    if (this.state !== "new") throw new Error(`runtime cannot start: it is ${this.state}`);
+    this.state = "running";
+    const notifier = notifierFor(this.provider);
+    this.orchestrationDispatcher = new OrchestrationDispatcher({
+      provider: this.provider,
+      registry: this.orchestrations,
+      options: this.options,
+      notifier,
+      metrics: this.metrics,
+      stopSignal: this.stopController.signal,
+    });
+    this.workerDispatcher = new WorkerDispatcher({
+      provider: this.provider,
+      registry: this.activities,
+      options: this.options,
+      notifier,
+      metrics: this.metrics,
+      sessions: new SessionTracker(),
+      nodeId: this.nodeId,
+      stopSignal: this.stopController.signal,
+      forceSignal: this.forceController.signal,
+    });
+    if (this.options.workerConcurrency > 0) {
+      this.sessionMaintenance = new SessionMaintenance(
+        this.provider,
+        this.options,
+        this.workerDispatcher.ownerIds(),
+      );
+      this.sessionMaintenance.start();
+    }
+    this.orchestrationDispatcher.start();
+    this.workerDispatcher.start();
+  }
+
+  /**
+   * Stop fetching, let in-flight turns and activities finish, and resolve as soon as they have
+   * (at most `timeoutMs`, default 5 000). Activities still running then are handed back to the
+   * store without counting an attempt, so another node picks them up at once.
+   */
+  async shutdown(timeoutMs = 5000): Promise<void> {
+    if (this.state === "new") {
+      this.state = "stopped";
+      return;
+    }
+    if (this.state !== "running") return;
+    this.state = "stopping";
+    this.stopController.abort();
+    // A provider that long-polls may offer a way to end its waits now (PostgresProvider does).
+    (this.provider as { interruptWaits?: () => void }).interruptWaits?.();
+    this.sessionMaintenance?.stop();
+    this.orchestrationDispatcher?.stopTimers();
+    const drained = Promise.all([this.orchestrationDispatcher?.drained(), this.workerDispatcher?.drained()]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      drained.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), Math.max(0, timeoutMs));
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.forceController.abort();
+      // Give handed-back activities a moment to reach the store; fetches still waiting inside the
+      // provider are not awaited (whatever they return is abandoned when they do).
+      await Promise.race([drained, new Promise((r) => setTimeout(r, 250))]);
+    }
+    this.state = "stopped";
+  }
+
+  /** A client over the same provider (woken in-process by this runtime's acks). */
+  client(): Client {
+    return new Client(this.provider);
+  }
+
+  metricsSnapshot(): RuntimeMetrics {
+    return { ...this.metrics };
+  }
+
+  // --- internals ------------------------------------------------------------------------------
+
+  private assertNotStarted(what: string): void {
+    if (this.state !== "new") throw new Error(`${what}() must be called before start()`);
+  }
+
+  private registerSystemActivities(): void {
+    const system = { system: true };
+    // utcNow/newGuid are normally decided inside the turn; these serve histories whose system calls
+    // were scheduled as ordinary activities (by duroxide) and are still in flight.
+    this.activities.register(SYSCALL_UTC_NOW, () => Date.now(), system);
+    this.activities.register(SYSCALL_NEW_GUID, () => crypto.randomUUID(), system);
+    this.activities.register(
+      SYSCALL_GET_KV,
+      async (_ctx, input) => {
+        const { instance_id, key } = input as { instance_id: string; key: string };
+        return await this.provider.getKvValue(instance_id, key);
+      },
+      system,
+    );
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * The worker dispatcher: `workerConcurrency` slots, each looping fetch → run the activity → ack
+ * its completion (runtime notes §5). While an activity runs its lock is renewed; a renewal that
+ * fails for good means the orchestration no longer wants the result (or another worker took the
+ * item over), which aborts the activity's signal.
+ */
+import type { ActivityExecuteItem, FetchedWorkItem, Provider, WorkItem } from "../provider/types.ts";
+import { ActivityContext } from "./activity-context.ts";
+import { errorMessage } from "./errors.ts";
+import { fromJson, toJson } from "./json.ts";
+import { fetchErrorBackoffMs, isRetryable, startRenewal, unregisteredBackoffMs } from "./lock-renewal.ts";
+import type { RuntimeMetrics } from "./metrics.ts";
+import { type Notifier, sleep, unlessAborted } from "./notifier.ts";
+import { type ResolvedOptions, renewalIntervalMs } from "./options.ts";
+import type { ActivityRegistry } from "./registry.ts";
+import type { SessionTracker } from "./sessions.ts";
+
+const OVER_CAPACITY_DELAY_MS = 100;
+const FAILED_ACK_ABANDON_MS = 100;
+
+export interface WorkerDeps {
+  provider: Provider;
+  registry: ActivityRegistry;
+  options: ResolvedOptions;
+  notifier: Notifier;
+  metrics: RuntimeMetrics;
+  sessions: SessionTracker;
+  nodeId: string;
+  /** Aborted when the runtime stops: no more fetches. */
+  stopSignal: AbortSignal;
+  /** Aborted when shutdown runs out of time: running activities are handed back. */
+  forceSignal: AbortSignal;
+}
+
+export class WorkerDispatcher {
+  private readonly loops: Promise<void>[] = [];
+
+  constructor(private readonly deps: WorkerDeps) {}
+
+  /** Session owner ids of the slots (one shared id when workerNodeId is set). */
+  ownerIds(): string[] {
+    const n = this.deps.options.workerConcurrency;
+    if (this.deps.options.workerNodeId) return n > 0 ? [this.deps.options.workerNodeId] : [];
+    return Array.from({ length: n }, (_, slot) => this.workerId(slot));
+  }
+
+  start(): void {
+    for (let slot = 0; slot < this.deps.options.workerConcurrency; slot++) this.loops.push(this.loop(slot));
+  }
+
+  async drained(): Promise<void> {
+    await Promise.all(this.loops);
+  }
+
+  private workerId(slot: number): string {
+    return `work-${slot}-${this.deps.nodeId}`;
+  }
+
+  private async loop(slot: number): Promise<void> {
+    const { provider, options, notifier, stopSignal, sessions } = this.deps;
+    const workerId = this.workerId(slot);
+    const ownerId = options.workerNodeId ?? workerId;
+    let errors = 0;
+    while (!stopSignal.aborted) {
+      const session =
+        sessions.distinct >= options.maxSessionsPerRuntime
+          ? null
+          : { ownerId, lockTimeoutMs: options.sessionLockTimeoutMs };
+      const waiter = notifier.arm("worker");
+      const began = Date.now();
+      let fetched: FetchedWorkItem | null;
+      try {
+        const outcome = await unlessAborted(
+          provider.fetchWorkItem(
+            options.workerLockTimeoutMs,
+            options.longPollTimeoutMs,
+            session,
+            options.workerTagFilter,
+          ),
+          stopSignal,
+          (late) => {
+            if (late) provider.abandonWorkItem(late.lockToken, null, true).catch(() => {});
+          },
+        );
+        if (!outcome) break;
+        fetched = outcome.value;
+        errors = 0;
+      } catch (error) {
+        waiter.cancel();
+        this.deps.metrics.providerErrors++;
+        if (stopSignal.aborted) break;
+        const delay = isRetryable(error) ? fetchErrorBackoffMs(errors++) : 100;
+        options.logger.warn(`fetchWorkItem failed (retry in ${delay}ms): ${errorMessage(error)}`);
+        await sleep(delay, stopSignal);
+        continue;
+      }
+      if (!fetched) {
+        await waiter.wait(options.minPollIntervalMs - (Date.now() - began), stopSignal);
+        continue;
+      }
+      waiter.cancel();
+      this.deps.metrics.workerDispatcherItemsFetched++;
+      if (stopSignal.aborted) {
+        await provider.abandonWorkItem(fetched.lockToken, null, true).catch(() => {});
+        break;
+      }
+      await this.execute(fetched, workerId);
+    }
+  }
+
+  private async execute(fetched: FetchedWorkItem, workerId: string): Promise<void> {
+    const { provider, options, sessions } = this.deps;
+    const { item, lockToken } = fetched;
+    if (!("ActivityExecute" in item)) {
+      options.logger.error(`worker queue held a non-activity item; dropping it: ${JSON.stringify(item)}`);
+      await provider.ackWorkItem(lockToken, null).catch(() => {});
+      return;
+    }
+    const a = item.ActivityExecute;
+    const sessionId = a.session_id ?? null;
+    if (sessionId !== null && !sessions.acquire(sessionId, options.maxSessionsPerRuntime)) {
+      // Two slots raced past the cap: hand it back without counting the attempt.
+      sessions.release(sessionId);
+      await provider.abandonWorkItem(lockToken, OVER_CAPACITY_DELAY_MS, true).catch(() => {});
+      return;
+    }
+    try {
+      await this.run(a, fetched, workerId);
+    } finally {
+      if (sessionId !== null) sessions.release(sessionId);
+    }
+  }
+
+  private async run(a: ActivityExecuteItem, fetched: FetchedWorkItem, workerId: string): Promise<void> {
+    const { provider, options, metrics } = this.deps;
+    const { lockToken, attemptCount } = fetched;
+    const identity = { instance: a.instance, execution_id: a.execution_id, id: a.id };
+
+    if (attemptCount > options.maxAttempts) {
+      metrics.activityPoison++;
+      options.logger.error(
+        `poisoned activity ${a.name}#${a.id} of ${a.instance} after ${attemptCount} attempts`,
+      );
+      await this.complete(lockToken, {
+        ActivityFailed: {
+          ...identity,
+          details: {
+            Poison: {
+              attempt_count: attemptCount,
+              max_attempts: options.maxAttempts,
+              message_type: {
+                Activity: {
+                  instance: a.instance,
+                  execution_id: a.execution_id,
+                  activity_name: a.name,
+                  activity_id: a.id,
+                },
+              },
+              message: JSON.stringify(fetched.item),
+            },
+          },
+        },
+      });
+      return;
+    }
+
+    const fn = this.deps.registry.get(a.name);
+    if (!fn) {
+      const delay = unregisteredBackoffMs(
+        attemptCount,
+        options.unregisteredBackoffMs,
+        options.unregisteredBackoffMaxMs,
+      );
+      options.logger.warn(
+        `activity '${a.name}' is not registered here; ${a.instance} retries it in ${delay}ms (attempt ${attemptCount}/${options.maxAttempts})`,
+      );
+      await provider.abandonWorkItem(lockToken, delay, false).catch(() => {});
+      return;
+    }
+
+    const controller = new AbortController();
+    const renewal = startRenewal(
+      renewalIntervalMs(options.workerLockTimeoutMs, options.workerLockRenewalBufferMs),
+      () => provider.renewWorkItemLock(lockToken, options.workerLockTimeoutMs),
+      () => controller.abort(new Error("activity cancelled: its work item lock is gone")),
+    );
+    const ctx = new ActivityContext(
+      {
+        instanceId: a.instance,
+        executionId: a.execution_id,
+        activityId: a.id,
+        activityName: a.name,
+        workerId,
+        sessionId: a.session_id ?? null,
+        tag: a.tag ?? null,
+      },
+      controller,
+      provider,
+      options.logger,
+    );
+
+    type Settled = { kind: "ok"; value: unknown } | { kind: "error"; error: unknown };
+    const settled: Promise<Settled> = (async () => fn(ctx, fromJson(a.input)))().then(
+      (value) => ({ kind: "ok", value }),
+      (error: unknown) => ({ kind: "error", error }),
+    );
+    const force = this.deps.forceSignal;
+    let onForce = () => {};
+    const interrupted = new Promise<"cancelled" | "forced">((resolve) => {
+      controller.signal.addEventListener("abort", () => resolve("cancelled"), { once: true });
+      onForce = () => resolve("forced");
+      force.addEventListener("abort", onForce, { once: true });
+      if (force.aborted) resolve("forced");
+    });
+
+    try {
+      const first = await Promise.race([settled, interrupted]);
+      if (first === "forced") {
+        // Shutdown ran out of time: give the item back at once, without counting the attempt.
+        controller.abort(new Error("runtime shutting down"));
+        await provider.abandonWorkItem(lockToken, null, true).catch(() => {});
+        return;
+      }
+      if (first === "cancelled") {
+        await Promise.race([
+          settled,
+          sleep(options.activityCancellationGracePeriodMs, this.deps.forceSignal),
+        ]);
+        await provider.ackWorkItem(lockToken, null).catch(() => {}); // normally fails: the row is gone
+        return;
+      }
+      let completion: WorkItem;
+      if (first.kind === "ok") {
+        try {
+          completion = {
+            ActivityCompleted: { ...identity, result: toJson(first.value, `result of activity '${a.name}'`) },
+          };
+          metrics.activitySuccess++;
+        } catch (error) {
+          completion = this.failure(identity, errorMessage(error));
+        }
+      } else {
+        completion = this.failure(identity, errorMessage(first.error));
+      }
+      await this.complete(lockToken, completion);
+    } finally {
+      renewal.stop();
+      force.removeEventListener("abort", onForce);
+    }
+  }
+
+  private failure(
+    identity: { instance: string; execution_id: number; id: number },
+    message: string,
+  ): WorkItem {
+    this.deps.metrics.activityAppErrors++;
+    return {
+      ActivityFailed: {
+        ...identity,
+        details: { Application: { kind: "ActivityFailed", message, retryable: false } },
+      },
+    };
+  }
+
+  private async complete(lockToken: string, completion: WorkItem): Promise<void> {
+    const { provider, options, notifier } = this.deps;
+    try {
+      await provider.ackWorkItem(lockToken, completion);
+      notifier.notify("orchestrator");
+    } catch (error) {
+      options.logger.warn(`ackWorkItem failed (${errorMessage(error)}); abandoning the item`);
+      await provider.abandonWorkItem(lockToken, FAILED_ACK_ABANDON_MS, false).catch(() => {});
+    }
+  }
+}
