@@ -123,12 +123,13 @@ export class PostgresProvider implements Provider {
     const wakeups = this.wakeups;
     if (!wakeups || !(pollTimeoutMs > 0)) return await fetch();
     const deadline = Date.now() + pollTimeoutMs;
+    const interruptions = wakeups.interruptionCount();
     for (;;) {
       const seen = wakeups.generation(queue);
       const found = await fetch();
       if (found !== null) return found;
       const remaining = deadline - Date.now();
-      if (remaining <= 0) return null;
+      if (remaining <= 0 || wakeups.interruptionCount() !== interruptions) return null;
       const now = this.sql.now();
       const row = await this.sql.callOne<{ next_wakeup_at: number | null }>("long_poll", "next_wakeup_at", [
         queue,

@@ -29,6 +29,8 @@ export class WakeupListener {
   private closed = false;
   private reconnectDelay = RECONNECT_MIN_MS;
   private readonly generations: Record<WakeupQueue, number> = { orch: 0, work: 0 };
+  /** Bumped by interruptWaits(): a long poll that started before it gives up instead of waiting again. */
+  private interruptions = 0;
   private readonly waiters = new Set<() => void>();
 
   constructor(
@@ -61,8 +63,19 @@ export class WakeupListener {
     });
   }
 
-  /** Wake every waiting fetch now (shutdown: waits must not hold it up). */
+  /** Counter a long poll reads when it starts; see interruptWaits(). */
+  interruptionCount(): number {
+    return this.interruptions;
+  }
+
+  /** End every waiting long poll now, returning "nothing" (shutdown must not wait for them). */
   interruptWaits(): void {
+    this.interruptions++;
+    this.recheckAll();
+  }
+
+  /** Wake every waiter to fetch again (something may have been missed). */
+  private recheckAll(): void {
     this.generations.orch++;
     this.generations.work++;
     this.wakeAll();
@@ -70,6 +83,7 @@ export class WakeupListener {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.interruptions++;
     this.wakeAll();
     const client = this.client;
     this.client = null;
@@ -108,7 +122,7 @@ export class WakeupListener {
       if (error) this.log(`wake-up listener lost its connection: ${error.message}`);
       client.end().catch(() => {});
       // Anything may have been enqueued while we were not listening: let every waiter re-fetch.
-      this.interruptWaits();
+      this.recheckAll();
       if (!this.closed) {
         const delay = this.reconnectDelay;
         this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
@@ -129,7 +143,7 @@ export class WakeupListener {
       this.connected = true;
       this.reconnectDelay = RECONNECT_MIN_MS;
       // Work may have arrived before LISTEN took effect.
-      this.interruptWaits();
+      this.recheckAll();
     } catch (error) {
       this.client = client;
       lost(error as Error);
