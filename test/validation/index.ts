@@ -9,27 +9,47 @@
  * Test names are duroxide's, so results compare across implementations. See docs/validation.md.
  */
 import { registerAtomicityTests } from "./atomicity.ts";
+import { registerBulkDeletionTests } from "./bulk_deletion.ts";
+import { registerCancellationTests } from "./cancellation.ts";
+import { registerCapabilityFilteringTests } from "./capability_filtering.ts";
+import { registerCustomStatusTests } from "./custom_status.ts";
+import { registerDeletionTests } from "./deletion.ts";
 import { registerErrorHandlingTests } from "./error_handling.ts";
 import type { ProviderFactory } from "./factory.ts";
 import { registerInstanceCreationTests } from "./instance_creation.ts";
 import { registerInstanceLockingTests } from "./instance_locking.ts";
+import { registerKvStoreTests } from "./kv_store.ts";
 import { registerLockExpirationTests } from "./lock_expiration.ts";
 import { registerLongPollingTests } from "./long_polling.ts";
+import { registerManagementTests } from "./management.ts";
 import { registerMultiExecutionTests } from "./multi_execution.ts";
 import { registerPoisonMessageTests } from "./poison_message.ts";
+import { registerPruneTests } from "./prune.ts";
 import { registerQueueSemanticsTests } from "./queue_semantics.ts";
+import { registerSessionsTests } from "./sessions.ts";
+import { registerTagFilteringTests } from "./tag_filtering.ts";
 
 export type { ProviderFactory } from "./factory.ts";
 export {
   registerAtomicityTests,
+  registerBulkDeletionTests,
+  registerCancellationTests,
+  registerCapabilityFilteringTests,
+  registerCustomStatusTests,
+  registerDeletionTests,
   registerErrorHandlingTests,
   registerInstanceCreationTests,
   registerInstanceLockingTests,
+  registerKvStoreTests,
   registerLockExpirationTests,
   registerLongPollingTests,
+  registerManagementTests,
   registerMultiExecutionTests,
   registerPoisonMessageTests,
+  registerPruneTests,
   registerQueueSemanticsTests,
+  registerSessionsTests,
+  registerTagFilteringTests,
 };
 
 /** Category name (as in the catalogue) → the function registering its tests. */
@@ -43,6 +63,16 @@ export const VALIDATION_CATEGORIES: Readonly<Record<string, (factory: ProviderFa
   queue_semantics: registerQueueSemanticsTests,
   poison_message: registerPoisonMessageTests,
   long_polling: registerLongPollingTests,
+  management: registerManagementTests,
+  cancellation: registerCancellationTests,
+  deletion: registerDeletionTests,
+  bulk_deletion: registerBulkDeletionTests,
+  prune: registerPruneTests,
+  capability_filtering: registerCapabilityFilteringTests,
+  sessions: registerSessionsTests,
+  custom_status: registerCustomStatusTests,
+  tag_filtering: registerTagFilteringTests,
+  kv_store: registerKvStoreTests,
 };
 
 export interface ValidationSuiteOptions {
