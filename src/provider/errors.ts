@@ -35,7 +35,14 @@ const RETRYABLE_SQLSTATE_CLASSES = ["08", "40", "53", "57"]; // connection, txn 
 const RETRYABLE_SQLSTATES = new Set(["0A000", "55P03", "55006"]); // cached plan changed, lock not available, object in use
 
 /** Node-level error codes of a broken socket. */
-const RETRYABLE_NODE_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN"]);
+const RETRYABLE_NODE_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
 
 /** Messages pg and pg-pool produce when the connection or pool fails without a SQLSTATE. */
 const RETRYABLE_MESSAGES = [

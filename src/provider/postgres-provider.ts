@@ -127,7 +127,10 @@ export class PostgresProvider implements Provider {
     for (;;) {
       const seen = wakeups.generation(queue);
       const found = await fetch();
-      if (found !== null) return found;
+      if (found !== null) {
+        wakeups.passBaton(queue);
+        return found;
+      }
       const remaining = deadline - Date.now();
       if (remaining <= 0 || wakeups.interruptionCount() !== interruptions) return null;
       const now = this.sql.now();

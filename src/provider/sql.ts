@@ -4,8 +4,8 @@
  */
 import { createHash } from "node:crypto";
 import pg from "pg";
-import { toProviderError } from "./errors.ts";
 import { quoteSchema } from "../migrate/migrations.ts";
+import { toProviderError } from "./errors.ts";
 
 /**
  * bigint (int8) columns come back as JS numbers: ids, attempt counts and epoch-ms times all stay

@@ -14,7 +14,11 @@ export type U64 = number;
 // Error details (externally tagged)
 // ---------------------------------------------------------------------------------------------
 
-export type AppErrorKind = "ActivityFailed" | "OrchestrationFailed" | "Panicked" | { Cancelled: { reason: string } };
+export type AppErrorKind =
+  | "ActivityFailed"
+  | "OrchestrationFailed"
+  | "Panicked"
+  | { Cancelled: { reason: string } };
 
 export type PoisonMessageType =
   | { Orchestration: { instance: string; execution_id: U64 } }

@@ -31,7 +31,8 @@ export class WakeupListener {
   private readonly generations: Record<WakeupQueue, number> = { orch: 0, work: 0 };
   /** Bumped by interruptWaits(): a long poll that started before it gives up instead of waiting again. */
   private interruptions = 0;
-  private readonly waiters = new Set<() => void>();
+  /** Waiting long polls per queue, oldest first (a Set keeps insertion order). */
+  private readonly waiters: Record<WakeupQueue, Set<() => void>> = { orch: new Set(), work: new Set() };
 
   constructor(
     private readonly clientConfig: pg.ClientConfig,
@@ -45,22 +46,31 @@ export class WakeupListener {
     return this.generations[queue];
   }
 
-  /** Wait until the queue's generation moves past `seen`, `ms` pass, or waits are interrupted. */
+  /**
+   * Wait until this waiter is woken, the queue's generation has already moved past `seen`
+   * (a notification arrived while the caller was fetching), `ms` pass, or waits are interrupted.
+   */
   async waitForChange(queue: WakeupQueue, seen: number, ms: number): Promise<void> {
     const limit = this.connected ? ms : Math.min(ms, DISCONNECTED_POLL_MS);
     if (limit <= 0 || this.generations[queue] !== seen || this.closed) return;
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.waiters.delete(check);
+        this.waiters[queue].delete(done);
         resolve();
       };
-      const check = () => {
-        if (this.generations[queue] !== seen || this.closed) done();
-      };
       const timer = setTimeout(done, limit);
-      this.waiters.add(check);
+      this.waiters[queue].add(done);
     });
+  }
+
+  /**
+   * A woken fetch found work: there may be more (one notification can stand for a whole batch),
+   * so wake the next waiter. Waking one at a time, and only on success, keeps a notification
+   * from sending every idle dispatcher to the store at once to find nothing.
+   */
+  passBaton(queue: WakeupQueue): void {
+    this.wakeOne(queue);
   }
 
   /** Counter a long poll reads when it starts; see interruptWaits(). */
@@ -92,7 +102,12 @@ export class WakeupListener {
   }
 
   private wakeAll(): void {
-    for (const check of [...this.waiters]) check();
+    for (const queue of ["orch", "work"] as const) for (const wake of [...this.waiters[queue]]) wake();
+  }
+
+  private wakeOne(queue: WakeupQueue): void {
+    const first = this.waiters[queue].values().next();
+    if (!first.done) first.value();
   }
 
   private ensureConnected(): void {
@@ -113,7 +128,7 @@ export class WakeupListener {
             : null;
       if (!queue) return;
       this.generations[queue]++;
-      this.wakeAll();
+      this.wakeOne(queue);
     });
     const lost = (error?: Error) => {
       if (this.client !== client) return;

@@ -28,10 +28,20 @@ function encodeOrThrow(operation: string, item: WorkItem): string {
 
 export async function enqueueForWorker(sql: SqlFunctions, item: WorkItem): Promise<void> {
   const text = encodeOrThrow("enqueue_for_worker", item);
-  await sql.call("enqueue_for_worker", "enqueue_worker_item", [workItemKind(item), text, ...identityOf(item), sql.now()]);
+  await sql.call("enqueue_for_worker", "enqueue_worker_item", [
+    workItemKind(item),
+    text,
+    ...identityOf(item),
+    sql.now(),
+  ]);
 }
 
-const TAG_MODES = { defaultOnly: "default_only", tags: "tags", defaultAnd: "default_and", any: "any" } as const;
+const TAG_MODES = {
+  defaultOnly: "default_only",
+  tags: "tags",
+  defaultAnd: "default_and",
+  any: "any",
+} as const;
 
 export async function fetchWorkItem(
   sql: SqlFunctions,
@@ -43,29 +53,41 @@ export async function fetchWorkItem(
   if (tagFilter.kind === "none") return null;
   // Sorted so the same filter always sends the same array (stable plans, readable logs).
   const tags = "tags" in tagFilter ? [...tagFilter.tags].sort() : [];
-  const row = await sql.callOne<{ work_item: string | null; lock_token: string | null; attempt_count: number }>(
-    "fetch_work_item",
-    "fetch_work_item",
-    [
-      sql.now(),
-      lockTimeoutMs,
-      session?.ownerId ?? null,
-      session?.lockTimeoutMs ?? lockTimeoutMs,
-      TAG_MODES[tagFilter.kind],
-      tags,
-    ],
-  );
+  const row = await sql.callOne<{
+    work_item: string | null;
+    lock_token: string | null;
+    attempt_count: number;
+  }>("fetch_work_item", "fetch_work_item", [
+    sql.now(),
+    lockTimeoutMs,
+    session?.ownerId ?? null,
+    session?.lockTimeoutMs ?? lockTimeoutMs,
+    TAG_MODES[tagFilter.kind],
+    tags,
+  ]);
   if (!row?.lock_token || row.work_item === null) return null;
   try {
-    return { item: decodeWorkItem(row.work_item), lockToken: row.lock_token, attemptCount: row.attempt_count };
+    return {
+      item: decodeWorkItem(row.work_item),
+      lockToken: row.lock_token,
+      attemptCount: row.attempt_count,
+    };
   } catch (error) {
     // The row stays locked under this token until it expires, then is offered again with a higher
     // attempt count; other items keep flowing. Retrying cannot fix a corrupt row: permanent.
-    throw ProviderError.permanent("fetch_work_item", `stored work item cannot be decoded: ${(error as Error).message}`, error);
+    throw ProviderError.permanent(
+      "fetch_work_item",
+      `stored work item cannot be decoded: ${(error as Error).message}`,
+      error,
+    );
   }
 }
 
-export async function ackWorkItem(sql: SqlFunctions, lockToken: string, completion: WorkItem | null): Promise<void> {
+export async function ackWorkItem(
+  sql: SqlFunctions,
+  lockToken: string,
+  completion: WorkItem | null,
+): Promise<void> {
   let kind: string | null = null;
   let text: string | null = null;
   let instance: string | null = null;
@@ -84,7 +106,11 @@ export async function ackWorkItem(sql: SqlFunctions, lockToken: string, completi
   await sql.call("ack_work_item", "ack_work_item", [lockToken, kind, text, instance, sql.now()]);
 }
 
-export async function renewWorkItemLock(sql: SqlFunctions, lockToken: string, extendForMs: number): Promise<void> {
+export async function renewWorkItemLock(
+  sql: SqlFunctions,
+  lockToken: string,
+  extendForMs: number,
+): Promise<void> {
   await sql.call("renew_work_item_lock", "renew_work_item_lock", [lockToken, extendForMs, sql.now()]);
 }
 
@@ -94,7 +120,12 @@ export async function abandonWorkItem(
   delayMs: number | null,
   ignoreAttempt: boolean,
 ): Promise<void> {
-  await sql.call("abandon_work_item", "abandon_work_item", [lockToken, delayMs ?? 0, ignoreAttempt, sql.now()]);
+  await sql.call("abandon_work_item", "abandon_work_item", [
+    lockToken,
+    delayMs ?? 0,
+    ignoreAttempt,
+    sql.now(),
+  ]);
 }
 
 export async function renewSessionLock(

@@ -3,8 +3,8 @@
  * `--tasks` generations: execution-id advancement and per-execution history under concurrency.
  */
 import type { OrchestrationContext } from "../../src/runtime/index.ts";
-import type { Scenario } from "./index.ts";
-import { sleep } from "./index.ts";
+import type { Scenario } from "./scenario.ts";
+import { sleep } from "./scenario.ts";
 
 interface CounterInput {
   generation: number;

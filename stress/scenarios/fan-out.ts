@@ -4,8 +4,8 @@
  * lock contention as much as raw speed.
  */
 import type { OrchestrationContext } from "../../src/runtime/index.ts";
-import type { Scenario } from "./index.ts";
-import { sleep } from "./index.ts";
+import type { Scenario } from "./scenario.ts";
+import { sleep } from "./scenario.ts";
 
 export const fanOutScenario: Scenario = {
   name: "fan-out",

@@ -5,8 +5,8 @@
  * loading cost.
  */
 import type { OrchestrationContext } from "../../src/runtime/index.ts";
-import type { Scenario } from "./index.ts";
-import { sleep } from "./index.ts";
+import type { Scenario } from "./scenario.ts";
+import { sleep } from "./scenario.ts";
 
 const KIB = 1024;
 const blob = (bytes: number) => "x".repeat(bytes);
