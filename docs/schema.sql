@@ -360,6 +360,19 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION pgd.carried_forward_count(p_event_data text)
+ RETURNS integer
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+BEGIN
+  RETURN COALESCE(jsonb_array_length(p_event_data::jsonb -> 'carry_forward_events'), 0);
+EXCEPTION WHEN others THEN
+  RETURN 0;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION pgd.claim_session(p_session text, p_owner text, p_lease_ms bigint, p_now_ms bigint)
  RETURNS boolean
  LANGUAGE plpgsql
@@ -388,6 +401,106 @@ BEGIN
      AND NOT EXISTS (SELECT 1 FROM worker_queue q WHERE q.session_id = s.session_id);
   GET DIAGNOSTICS v_count = ROW_COUNT;
   RETURN v_count;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.delete_candidates(p_ids text[], p_completed_before_ms bigint, p_limit integer)
+ RETURNS SETOF text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+  SELECT i.instance_id
+    FROM instances i
+    JOIN executions e ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id
+   WHERE i.parent_instance_id IS NULL
+     AND e.status IN ('Completed', 'Failed', 'ContinuedAsNew')
+     AND (p_ids IS NULL OR i.instance_id = ANY (p_ids))
+     AND (p_completed_before_ms IS NULL OR e.completed_at_ms < p_completed_before_ms)
+   ORDER BY i.created_at_ms, i.instance_id
+   LIMIT p_limit
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.delete_instance(p_instance text, p_force boolean)
+ RETURNS TABLE(instances_deleted bigint, executions_deleted bigint, events_deleted bigint, queue_messages_deleted bigint)
+ LANGUAGE plpgsql
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+DECLARE
+  v_parent text;
+BEGIN
+  SELECT parent_instance_id INTO v_parent FROM instances WHERE instance_id = p_instance;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'Instance % not found', p_instance USING ERRCODE = 'PD002';
+  END IF;
+  IF v_parent IS NOT NULL THEN
+    RAISE EXCEPTION 'Cannot delete sub-orchestration % directly (its parent is %): delete its root instance instead',
+      p_instance, v_parent USING ERRCODE = 'PD004';
+  END IF;
+  RETURN QUERY
+  SELECT * FROM delete_instances_atomic(ARRAY(SELECT get_instance_tree(p_instance)), p_force);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.delete_instances_atomic(p_ids text[], p_force boolean)
+ RETURNS TABLE(instances_deleted bigint, executions_deleted bigint, events_deleted bigint, queue_messages_deleted bigint)
+ LANGUAGE plpgsql
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+DECLARE
+  v_ids       text[];
+  v_id        text;
+  v_instances bigint;
+  v_execs     bigint;
+  v_events    bigint;
+  v_orch      bigint;
+  v_work      bigint;
+BEGIN
+  SELECT COALESCE(array_agg(DISTINCT x ORDER BY x), '{}') INTO v_ids FROM unnest(p_ids) AS x;
+  IF cardinality(v_ids) = 0 THEN
+    RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint, 0::bigint;
+    RETURN;
+  END IF;
+  FOREACH v_id IN ARRAY v_ids LOOP
+    PERFORM pg_advisory_xact_lock(instance_lock_key(v_id));
+  END LOOP;
+  PERFORM 1 FROM instances WHERE instance_id = ANY (v_ids) ORDER BY instance_id FOR UPDATE;
+
+  IF NOT p_force THEN
+    SELECT i.instance_id INTO v_id
+      FROM instances i
+      JOIN executions e ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id
+     WHERE i.instance_id = ANY (v_ids) AND e.status = 'Running'
+     ORDER BY i.instance_id
+     LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'Instance % is Running. Use force=true to delete.', v_id USING ERRCODE = 'PD003';
+    END IF;
+  END IF;
+
+  SELECT c.instance_id INTO v_id
+    FROM instances c
+   WHERE c.parent_instance_id = ANY (v_ids) AND NOT (c.instance_id = ANY (v_ids))
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'Orphan detected: instance % is a child of an instance in the delete list but is not included (delete the whole tree)', v_id
+      USING ERRCODE = 'PD005';
+  END IF;
+
+  DELETE FROM history WHERE instance_id = ANY (v_ids);
+  GET DIAGNOSTICS v_events = ROW_COUNT;
+  DELETE FROM executions WHERE instance_id = ANY (v_ids);
+  GET DIAGNOSTICS v_execs = ROW_COUNT;
+  DELETE FROM orchestrator_queue WHERE instance_id = ANY (v_ids);
+  GET DIAGNOSTICS v_orch = ROW_COUNT;
+  DELETE FROM worker_queue WHERE instance_id = ANY (v_ids);
+  GET DIAGNOSTICS v_work = ROW_COUNT;
+  DELETE FROM instance_locks WHERE instance_id = ANY (v_ids);
+  DELETE FROM kv_store WHERE instance_id = ANY (v_ids);
+  DELETE FROM kv_delta WHERE instance_id = ANY (v_ids);
+  DELETE FROM instances WHERE instance_id = ANY (v_ids);
+  GET DIAGNOSTICS v_instances = ROW_COUNT;
+  RETURN QUERY SELECT v_instances, v_execs, v_events, v_orch + v_work;
 END
 $function$;
 
@@ -621,6 +734,90 @@ AS $function$
    WHERE i.instance_id = p_instance AND i.custom_status_version > p_last_seen_version
 $function$;
 
+CREATE OR REPLACE FUNCTION pgd.get_execution_info(p_instance text, p_execution_id bigint)
+ RETURNS TABLE(execution_id bigint, status text, output text, started_at_ms bigint, completed_at_ms bigint, event_count bigint)
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  SELECT e.execution_id, e.status, e.output, e.started_at_ms, e.completed_at_ms,
+         (SELECT count(*) FROM history h WHERE h.instance_id = e.instance_id AND h.execution_id = e.execution_id)
+    FROM executions e
+   WHERE e.instance_id = p_instance AND e.execution_id = p_execution_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'Execution % of instance % not found', p_execution_id, p_instance USING ERRCODE = 'PD002';
+  END IF;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.get_instance_info(p_instance text)
+ RETURNS TABLE(instance_id text, orchestration_name text, orchestration_version text, current_execution_id bigint, status text, output text, created_at_ms bigint, updated_at_ms bigint, parent_instance_id text)
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  SELECT i.instance_id, i.orchestration_name, COALESCE(i.orchestration_version, 'unknown'),
+         i.current_execution_id, COALESCE(e.status, 'Running'), e.output,
+         i.created_at_ms, i.updated_at_ms, i.parent_instance_id
+    FROM instances i
+    LEFT JOIN executions e ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id
+   WHERE i.instance_id = p_instance;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'Instance % not found', p_instance USING ERRCODE = 'PD002';
+  END IF;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.get_instance_stats(p_instance text)
+ RETURNS TABLE(history_event_count bigint, history_size_bytes bigint, queue_pending_count bigint, kv_user_key_count bigint, kv_total_value_bytes bigint)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+  SELECT (SELECT count(*) FROM history h WHERE h.instance_id = i.instance_id AND h.execution_id = i.current_execution_id),
+         (SELECT COALESCE(sum(octet_length(h.event_data)), 0) FROM history h
+           WHERE h.instance_id = i.instance_id AND h.execution_id = i.current_execution_id),
+         (SELECT COALESCE(max(carried_forward_count(h.event_data)), 0) FROM history h
+           WHERE h.instance_id = i.instance_id AND h.execution_id = i.current_execution_id AND h.event_id = 1),
+         (SELECT count(*) FROM (
+            SELECT s.key FROM kv_store s
+             WHERE s.instance_id = i.instance_id
+               AND NOT EXISTS (SELECT 1 FROM kv_delta d WHERE d.instance_id = s.instance_id AND d.key = s.key AND d.value IS NULL)
+            UNION
+            SELECT d.key FROM kv_delta d WHERE d.instance_id = i.instance_id AND d.value IS NOT NULL) k),
+         (SELECT COALESCE(sum(octet_length(v.value)), 0) FROM (
+            SELECT COALESCE(d.value, s.value) AS value
+              FROM kv_store s
+              LEFT JOIN kv_delta d ON d.instance_id = s.instance_id AND d.key = s.key
+             WHERE s.instance_id = i.instance_id AND (d.key IS NULL OR d.value IS NOT NULL)
+            UNION ALL
+            SELECT d.value FROM kv_delta d
+             WHERE d.instance_id = i.instance_id AND d.value IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM kv_store s WHERE s.instance_id = d.instance_id AND s.key = d.key)) v)
+    FROM instances i
+   WHERE i.instance_id = p_instance
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.get_instance_tree(p_instance text)
+ RETURNS SETOF text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+  WITH RECURSIVE tree(instance_id, depth) AS (
+    SELECT p_instance, 0
+    UNION
+    SELECT i.instance_id, t.depth + 1 FROM instances i JOIN tree t ON i.parent_instance_id = t.instance_id
+  )
+  SELECT instance_id FROM tree ORDER BY depth, instance_id
+$function$;
+
 CREATE OR REPLACE FUNCTION pgd.get_kv_all_values(p_instance text)
  RETURNS TABLE(key text, value text)
  LANGUAGE sql
@@ -659,6 +856,57 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION pgd.get_parent_id(p_instance text)
+ RETURNS text
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+DECLARE
+  v_parent text;
+BEGIN
+  SELECT parent_instance_id INTO v_parent FROM instances WHERE instance_id = p_instance;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'Instance % not found', p_instance USING ERRCODE = 'PD002';
+  END IF;
+  RETURN v_parent;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.get_queue_depths(p_now_ms bigint)
+ RETURNS TABLE(orchestrator_queue bigint, worker_queue bigint)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+  SELECT (SELECT count(*)
+            FROM orchestrator_queue q
+           WHERE q.visible_at_ms <= p_now_ms
+             AND (q.lock_token IS NULL OR q.locked_until <= p_now_ms)
+             AND NOT EXISTS (SELECT 1 FROM instance_locks l
+                              WHERE l.instance_id = q.instance_id AND l.locked_until > p_now_ms)),
+         (SELECT count(*)
+            FROM worker_queue w
+           WHERE w.visible_at_ms <= p_now_ms
+             AND (w.lock_token IS NULL OR w.locked_until <= p_now_ms))
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.get_system_metrics()
+ RETURNS TABLE(total_instances bigint, total_executions bigint, running_instances bigint, completed_instances bigint, failed_instances bigint, total_events bigint)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+  SELECT (SELECT count(*) FROM instances),
+         (SELECT count(*) FROM executions),
+         count(*) FILTER (WHERE e.status = 'Running'),
+         count(*) FILTER (WHERE e.status = 'Completed'),
+         count(*) FILTER (WHERE e.status = 'Failed'),
+         (SELECT count(*) FROM history)
+    FROM instances i
+    LEFT JOIN executions e ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id
+$function$;
+
 CREATE OR REPLACE FUNCTION pgd.instance_lock_key(p_instance text)
  RETURNS bigint
  LANGUAGE sql
@@ -666,6 +914,63 @@ CREATE OR REPLACE FUNCTION pgd.instance_lock_key(p_instance text)
  SET search_path TO 'pgd', 'pg_temp'
 AS $function$
   SELECT hashtextextended('pgd:instance:' || current_schema() || ':' || p_instance, 0)
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.latest_execution_id(p_instance text)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+DECLARE
+  v_id bigint;
+BEGIN
+  SELECT current_execution_id INTO v_id FROM instances WHERE instance_id = p_instance;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'Instance % not found', p_instance USING ERRCODE = 'PD002';
+  END IF;
+  RETURN v_id;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.list_children(p_instance text)
+ RETURNS SETOF text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+  SELECT instance_id FROM instances WHERE parent_instance_id = p_instance ORDER BY created_at_ms, instance_id
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.list_executions(p_instance text)
+ RETURNS SETOF bigint
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+  SELECT execution_id FROM executions WHERE instance_id = p_instance ORDER BY execution_id
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.list_instances_by_status(p_status text)
+ RETURNS SETOF text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+  SELECT i.instance_id
+    FROM instances i
+    JOIN executions e ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id
+   WHERE e.status = p_status
+   ORDER BY i.created_at_ms DESC, i.instance_id
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.list_instances()
+ RETURNS SETOF text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+  SELECT instance_id FROM instances ORDER BY created_at_ms DESC, instance_id
 $function$;
 
 CREATE OR REPLACE FUNCTION pgd.lock_instance_for_token(p_lock_token text, p_now_ms bigint, p_require_unexpired boolean)
@@ -759,6 +1064,54 @@ CREATE OR REPLACE FUNCTION pgd.packed_version(p_major integer, p_minor integer, 
  IMMUTABLE
 AS $function$
   SELECT p_major::bigint * 1000000 + p_minor::bigint * 1000 + p_patch::bigint
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.prune_candidates(p_ids text[], p_completed_before_ms bigint, p_limit integer)
+ RETURNS SETOF text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+  SELECT i.instance_id
+    FROM instances i
+    LEFT JOIN executions e ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id
+   WHERE (p_ids IS NULL OR i.instance_id = ANY (p_ids))
+     AND (p_completed_before_ms IS NULL OR e.completed_at_ms < p_completed_before_ms)
+   ORDER BY i.created_at_ms, i.instance_id
+   LIMIT p_limit
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.prune_executions(p_instance text, p_keep_last integer, p_completed_before_ms bigint)
+ RETURNS TABLE(executions_deleted bigint, events_deleted bigint)
+ LANGUAGE plpgsql
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+DECLARE
+  v_current bigint;
+  v_doomed  bigint[];
+  v_events  bigint;
+BEGIN
+  PERFORM pg_advisory_xact_lock(instance_lock_key(p_instance));
+  SELECT current_execution_id INTO v_current FROM instances WHERE instance_id = p_instance;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'Instance % not found', p_instance USING ERRCODE = 'PD002';
+  END IF;
+  SELECT COALESCE(array_agg(e.execution_id), '{}') INTO v_doomed
+    FROM executions e
+   WHERE e.instance_id = p_instance
+     AND e.execution_id <> v_current
+     AND e.status <> 'Running'
+     AND (p_completed_before_ms IS NULL OR e.completed_at_ms < p_completed_before_ms)
+     AND e.execution_id NOT IN (
+           SELECT k.execution_id FROM executions k
+            WHERE k.instance_id = p_instance
+            ORDER BY k.execution_id DESC
+            LIMIT GREATEST(COALESCE(p_keep_last, 1), 1));
+  DELETE FROM history WHERE instance_id = p_instance AND execution_id = ANY (v_doomed);
+  GET DIAGNOSTICS v_events = ROW_COUNT;
+  DELETE FROM executions WHERE instance_id = p_instance AND execution_id = ANY (v_doomed);
+  RETURN QUERY SELECT cardinality(v_doomed)::bigint, v_events;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION pgd.read_history_with_execution(p_instance text, p_execution_id bigint)
