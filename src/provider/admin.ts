@@ -244,9 +244,11 @@ export class PostgresAdmin implements ProviderAdmin {
   async deleteInstanceBulk(filter: InstanceFilter): Promise<DeleteInstanceResult> {
     const total = emptyDelete();
     if (filter.instanceIds && filter.instanceIds.length === 0) return total;
-    await this.forEachCandidate("delete_instance_bulk", "delete_candidates", filter, async (id) => {
-      // Each root with its tree in its own transaction; the bulk call as a whole is not atomic.
-      addDelete(total, await this.deleteInstance(id, true));
+    await this.forEachCandidateBatch("delete_instance_bulk", "delete_candidates", filter, async (roots) => {
+      // Each batch of roots is one call (one commit), each root with its tree in its own
+      // subtransaction; the bulk call as a whole is not atomic.
+      const row = await this.sql.callOne<DeleteRow>("delete_instance_bulk", "delete_instance_trees", [roots]);
+      addDelete(total, toDeleteResult(row));
     });
     return total;
   }
@@ -267,24 +269,26 @@ export class PostgresAdmin implements ProviderAdmin {
   async pruneExecutionsBulk(filter: InstanceFilter, options: PruneOptions): Promise<PruneResult> {
     const total: PruneResult = { instancesProcessed: 0, executionsDeleted: 0, eventsDeleted: 0 };
     if (filter.instanceIds && filter.instanceIds.length === 0) return total;
-    await this.forEachCandidate("prune_executions_bulk", "prune_candidates", filter, async (id) => {
-      const part = await this.pruneExecutions(id, options);
-      total.instancesProcessed += part.instancesProcessed;
-      total.executionsDeleted += part.executionsDeleted;
-      total.eventsDeleted += part.eventsDeleted;
+    await this.forEachCandidateBatch("prune_executions_bulk", "prune_candidates", filter, async (ids) => {
+      for (const id of ids) {
+        const part = await this.pruneExecutions(id, options);
+        total.instancesProcessed += part.instancesProcessed;
+        total.executionsDeleted += part.executionsDeleted;
+        total.eventsDeleted += part.eventsDeleted;
+      }
     });
     return total;
   }
 
   /**
    * Stream the ids a candidate function selects for `filter` through a cursor on a dedicated
-   * connection, calling `each` for every id (on other connections) as batches arrive.
+   * connection, handing each batch to `eachBatch` (which works on other connections).
    */
-  private async forEachCandidate(
+  private async forEachCandidateBatch(
     operation: string,
     candidatesFn: "delete_candidates" | "prune_candidates",
     filter: InstanceFilter,
-    each: (id: string) => Promise<void>,
+    eachBatch: (ids: string[]) => Promise<void>,
   ): Promise<void> {
     const client = await this.sql.pool.connect().catch((error: unknown) => {
       throw toProviderError(operation, error);
@@ -301,7 +305,7 @@ export class PostgresAdmin implements ProviderAdmin {
         for (;;) {
           const batch = await cursor.read(CURSOR_BATCH);
           if (batch.length === 0) break;
-          for (const row of batch) await each(row.id);
+          await eachBatch(batch.map((row) => row.id));
         }
       } finally {
         await cursor.close();

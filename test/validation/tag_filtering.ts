@@ -1,9 +1,9 @@
 /**
- * tag_filtering (10): fetchWorkItem applies the TagFilter in the store; tags survive abandon and
- * the orchestration ack path.
+ * tag_filtering (10): fetchWorkItem applies the TagFilter (defaultOnly, tags, defaultAnd, any,
+ * none) in the store; a tag survives the round trip, abandon and refetch, and the orchestration ack
+ * path that schedules activities.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { Provider, TagFilter, WorkItem } from "../../src/provider/types.ts";
 import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
@@ -11,32 +11,16 @@ import {
   anyTag,
   defaultAnd,
   defaultOnly,
-  expectNoWorkItem,
   expectOrchestrationItem,
-  expectWorkItem,
   noTags,
   startedEvent,
   startItem,
   tagsOnly,
-  testMetadata,
 } from "./helpers.ts";
+import { activityOf, fetchTagged, present, taggedActivity } from "./helpers-routing.ts";
 
-/** An ActivityExecute named Activity<id>, tagged or not. */
-function tagged(id: number, tag?: string): WorkItem {
-  return activityExecute("inst-1", id, `Activity${id}`, tag === undefined ? {} : { tag });
-}
-
-async function enqueueAll(provider: Provider, items: WorkItem[]): Promise<void> {
-  for (const item of items) await provider.enqueueForWorker(item);
-}
-
-/** Fetch with a 5 s lock under `filter` and return the activity's id and tag. */
-async function fetchTagged(provider: Provider, filter: TagFilter, lockTimeoutMs = 5_000) {
-  const fetched = await expectWorkItem(provider, { tagFilter: filter, lockTimeoutMs });
-  expect("ActivityExecute" in fetched.item).toBe(true);
-  const a = (fetched.item as { ActivityExecute: { id: number; tag?: string; name: string } }).ActivityExecute;
-  return { id: a.id, tag: a.tag, name: a.name, fetched };
-}
+/** The lock test_multi_runtime_tag_isolation and the ack test hold items with. */
+const HOLD_MS = 30_000;
 
 export function registerTagFilteringTests(factory: ProviderFactory): void {
   describe("tag_filtering", () => {
@@ -44,122 +28,163 @@ export function registerTagFilteringTests(factory: ProviderFactory): void {
 
     it("test_default_only_fetches_untagged", async () => {
       const provider = await factory.createProvider();
-      await enqueueAll(provider, [tagged(1), tagged(2, "gpu"), tagged(3)]);
-      expect(await fetchTagged(provider, defaultOnly())).toMatchObject({ id: 1, tag: undefined });
-      expect(await fetchTagged(provider, defaultOnly())).toMatchObject({ id: 3, tag: undefined });
-      await expectNoWorkItem(provider, { tagFilter: defaultOnly() });
+      await provider.enqueueForWorker(taggedActivity("inst-1", 1));
+      await provider.enqueueForWorker(taggedActivity("inst-1", 2, "gpu"));
+      await provider.enqueueForWorker(taggedActivity("inst-1", 3));
+
+      const first = activityOf(await fetchTagged(provider, defaultOnly()));
+      expect(first.id).toBe(1);
+      expect(first.tag).toBeUndefined();
+      const second = activityOf(await fetchTagged(provider, defaultOnly()));
+      expect(second.id).toBe(3);
+      expect(second.tag).toBeUndefined();
+      expect(await fetchTagged(provider, defaultOnly()), "no untagged item is left").toBeNull();
     });
 
     it("test_tags_fetches_only_matching", async () => {
       const provider = await factory.createProvider();
-      await enqueueAll(provider, [tagged(1), tagged(2, "gpu"), tagged(3, "cpu"), tagged(4, "gpu")]);
-      expect(await fetchTagged(provider, tagsOnly("gpu"))).toMatchObject({ id: 2, tag: "gpu" });
-      expect(await fetchTagged(provider, tagsOnly("gpu"))).toMatchObject({ id: 4, tag: "gpu" });
-      await expectNoWorkItem(provider, { tagFilter: tagsOnly("gpu") });
+      await provider.enqueueForWorker(taggedActivity("inst-1", 1));
+      await provider.enqueueForWorker(taggedActivity("inst-1", 2, "gpu"));
+      await provider.enqueueForWorker(taggedActivity("inst-1", 3, "cpu"));
+      await provider.enqueueForWorker(taggedActivity("inst-1", 4, "gpu"));
+
+      expect(activityOf(await fetchTagged(provider, tagsOnly("gpu")))).toMatchObject({ id: 2, tag: "gpu" });
+      expect(activityOf(await fetchTagged(provider, tagsOnly("gpu")))).toMatchObject({ id: 4, tag: "gpu" });
+      expect(await fetchTagged(provider, tagsOnly("gpu")), "no gpu item is left").toBeNull();
     });
 
     it("test_default_and_fetches_untagged_and_matching", async () => {
       const provider = await factory.createProvider();
-      await enqueueAll(provider, [tagged(1), tagged(2, "gpu"), tagged(3, "cpu")]);
-      expect(await fetchTagged(provider, defaultAnd("gpu"))).toMatchObject({ id: 1, tag: undefined });
-      expect(await fetchTagged(provider, defaultAnd("gpu"))).toMatchObject({ id: 2, tag: "gpu" });
-      await expectNoWorkItem(provider, { tagFilter: defaultAnd("gpu") });
+      await provider.enqueueForWorker(taggedActivity("inst-1", 1));
+      await provider.enqueueForWorker(taggedActivity("inst-1", 2, "gpu"));
+      await provider.enqueueForWorker(taggedActivity("inst-1", 3, "cpu"));
+
+      expect(activityOf(await fetchTagged(provider, defaultAnd("gpu"))).id).toBe(1);
+      expect(activityOf(await fetchTagged(provider, defaultAnd("gpu")))).toMatchObject({ id: 2, tag: "gpu" });
+      expect(
+        await fetchTagged(provider, defaultAnd("gpu")),
+        "the cpu item is not fetched by defaultAnd{gpu}",
+      ).toBeNull();
     });
 
     it("test_none_filter_returns_nothing", async () => {
       const provider = await factory.createProvider();
-      await enqueueAll(provider, [tagged(1), tagged(2, "gpu")]);
-      await expectNoWorkItem(provider, { tagFilter: noTags() });
-      // The items are still there for a filter that accepts them.
-      expect((await fetchTagged(provider, anyTag())).id).toBe(1);
+      await provider.enqueueForWorker(taggedActivity("inst-1", 1));
+      await provider.enqueueForWorker(taggedActivity("inst-1", 2, "gpu"));
+      expect(await fetchTagged(provider, noTags()), "the none filter never returns items").toBeNull();
     });
 
     it("test_multi_tag_filter", async () => {
       const provider = await factory.createProvider();
-      await enqueueAll(provider, [tagged(1, "gpu"), tagged(2, "tpu"), tagged(3, "cpu"), tagged(4)]);
-      expect(await fetchTagged(provider, tagsOnly("gpu", "tpu"))).toMatchObject({ id: 1, tag: "gpu" });
-      expect(await fetchTagged(provider, tagsOnly("gpu", "tpu"))).toMatchObject({ id: 2, tag: "tpu" });
-      await expectNoWorkItem(provider, { tagFilter: tagsOnly("gpu", "tpu") });
+      await provider.enqueueForWorker(taggedActivity("inst-1", 1, "gpu"));
+      await provider.enqueueForWorker(taggedActivity("inst-1", 2, "tpu"));
+      await provider.enqueueForWorker(taggedActivity("inst-1", 3, "cpu"));
+      await provider.enqueueForWorker(taggedActivity("inst-1", 4));
+
+      const gpuOrTpu = tagsOnly("gpu", "tpu");
+      expect(activityOf(await fetchTagged(provider, gpuOrTpu)).tag).toBe("gpu");
+      expect(activityOf(await fetchTagged(provider, gpuOrTpu)).tag).toBe("tpu");
+      expect(await fetchTagged(provider, gpuOrTpu), "cpu and untagged items are not returned").toBeNull();
     });
 
     it("test_tag_round_trip_preservation", async () => {
       const provider = await factory.createProvider();
-      await provider.enqueueForWorker(activityExecute("inst-1", 1, "GpuActivity", { tag: "gpu" }));
-      const got = await fetchTagged(provider, tagsOnly("gpu"));
-      expect(got).toMatchObject({ id: 1, tag: "gpu", name: "GpuActivity" });
+      await provider.enqueueForWorker(taggedActivity("inst-1", 1, "gpu"));
+      const activity = activityOf(await fetchTagged(provider, tagsOnly("gpu")));
+      expect(activity.tag, "the tag is preserved").toBe("gpu");
+      expect(activity.name).toBe("Activity1");
     });
 
     it("test_any_filter_fetches_everything", async () => {
       const provider = await factory.createProvider();
-      await enqueueAll(provider, [tagged(1), tagged(2, "gpu"), tagged(3, "cpu")]);
-      const ids = [];
-      for (let i = 0; i < 3; i++) ids.push((await fetchTagged(provider, anyTag())).id);
-      expect(ids.sort()).toEqual([1, 2, 3]);
-      await expectNoWorkItem(provider, { tagFilter: anyTag() });
+      await provider.enqueueForWorker(taggedActivity("inst-1", 1));
+      await provider.enqueueForWorker(taggedActivity("inst-2", 2, "gpu"));
+      await provider.enqueueForWorker(taggedActivity("inst-3", 3, "cpu"));
+
+      for (const what of ["the untagged item", "the gpu item", "the cpu item"]) {
+        expect(await fetchTagged(provider, anyTag()), `any fetches ${what}`).not.toBeNull();
+      }
+      expect(await fetchTagged(provider, anyTag()), "the queue is empty").toBeNull();
     });
 
     it("test_tag_survives_abandon_and_refetch", async () => {
       const provider = await factory.createProvider();
-      await enqueueAll(provider, [tagged(1, "gpu"), tagged(2)]);
-      const first = await fetchTagged(provider, tagsOnly("gpu"));
-      expect(first).toMatchObject({ id: 1, tag: "gpu" });
-      await provider.abandonWorkItem(first.fetched.lockToken, null, false);
-      const again = await fetchTagged(provider, tagsOnly("gpu"));
-      expect(again).toMatchObject({ id: 1, tag: "gpu" });
-      expect(again.fetched.attemptCount).toBeGreaterThanOrEqual(2);
-      expect(again.fetched.lockToken).not.toBe(first.fetched.lockToken);
-      expect(await fetchTagged(provider, defaultOnly())).toMatchObject({ id: 2, tag: undefined });
-      await expectNoWorkItem(provider, { tagFilter: defaultOnly() });
+      await provider.enqueueForWorker(taggedActivity("inst-1", 1, "gpu"));
+      await provider.enqueueForWorker(taggedActivity("inst-1", 2));
+
+      const first = present(await fetchTagged(provider, tagsOnly("gpu")), "the gpu item");
+      expect(activityOf(first)).toMatchObject({ id: 1, tag: "gpu" });
+      await provider.abandonWorkItem(first.lockToken, null, false);
+
+      const again = present(await fetchTagged(provider, tagsOnly("gpu")), "the abandoned gpu item");
+      expect(activityOf(again), "the tag survives abandon").toMatchObject({ id: 1, tag: "gpu" });
+      expect(again.attemptCount).toBeGreaterThanOrEqual(2);
+      expect(again.lockToken).not.toBe(first.lockToken);
+
+      const untagged = activityOf(await fetchTagged(provider, defaultOnly()));
+      expect(untagged.id, "defaultOnly sees only the untagged item").toBe(2);
+      expect(untagged.tag).toBeUndefined();
     });
 
     it("test_multi_runtime_tag_isolation", async () => {
       const provider = await factory.createProvider();
-      await enqueueAll(provider, [
-        tagged(1),
-        tagged(2, "gpu"),
-        tagged(3, "cpu"),
-        tagged(4, "fpga"),
-        tagged(5, "gpu"),
-      ]);
-      const hold = 30_000;
-      // Runtime A: default only.
-      expect((await fetchTagged(provider, defaultOnly(), hold)).id).toBe(1);
-      await expectNoWorkItem(provider, { tagFilter: defaultOnly() });
-      // Runtime B: gpu + cpu.
-      const b = [
-        (await fetchTagged(provider, tagsOnly("gpu", "cpu"), hold)).id,
-        (await fetchTagged(provider, tagsOnly("gpu", "cpu"), hold)).id,
-      ];
-      expect(b.sort()).toEqual([2, 3]);
-      // Runtime C: cpu + fpga (cpu already taken by B).
-      expect((await fetchTagged(provider, tagsOnly("cpu", "fpga"), hold)).id).toBe(4);
-      await expectNoWorkItem(provider, { tagFilter: tagsOnly("cpu", "fpga") });
-      // Runtime D: anything left.
-      expect((await fetchTagged(provider, anyTag(), hold)).id).toBe(5);
-      await expectNoWorkItem(provider, { tagFilter: anyTag() });
+      await provider.enqueueForWorker(taggedActivity("inst-1", 1));
+      await provider.enqueueForWorker(taggedActivity("inst-2", 2, "gpu"));
+      await provider.enqueueForWorker(taggedActivity("inst-3", 3, "cpu"));
+      await provider.enqueueForWorker(taggedActivity("inst-4", 4, "fpga"));
+      await provider.enqueueForWorker(taggedActivity("inst-5", 5, "gpu"));
+
+      // Mutually exclusive: defaultOnly sees only the untagged item.
+      const untagged = activityOf(await fetchTagged(provider, defaultOnly(), HOLD_MS));
+      expect(untagged.id).toBe(1);
+      expect(untagged.tag).toBeUndefined();
+      expect(await fetchTagged(provider, defaultOnly(), HOLD_MS), "no more untagged items").toBeNull();
+
+      // Partial overlap: {gpu, cpu} takes gpu(2) and cpu(3).
+      const gpuCpu = tagsOnly("gpu", "cpu");
+      const taken = [
+        activityOf(await fetchTagged(provider, gpuCpu, HOLD_MS)).id,
+        activityOf(await fetchTagged(provider, gpuCpu, HOLD_MS)).id,
+      ].sort((a, b) => a - b);
+      expect(taken).toEqual([2, 3]);
+
+      // {cpu, fpga}: cpu(3) is held, so only fpga(4).
+      const cpuFpga = tagsOnly("cpu", "fpga");
+      expect(activityOf(await fetchTagged(provider, cpuFpga, HOLD_MS))).toMatchObject({ id: 4, tag: "fpga" });
+      expect(await fetchTagged(provider, cpuFpga, HOLD_MS), "cpu held and fpga taken").toBeNull();
+
+      // Full overlap: any picks up the remaining gpu(5).
+      expect(activityOf(await fetchTagged(provider, anyTag(), HOLD_MS))).toMatchObject({ id: 5, tag: "gpu" });
+      expect(await fetchTagged(provider, anyTag(), HOLD_MS), "everything is taken or held").toBeNull();
     });
 
     it("test_tag_preserved_through_ack_orchestration_item", async () => {
       const provider = await factory.createProvider();
-      await provider.enqueueForOrchestrator(startItem("tag-inst"), null);
+      await provider.enqueueForOrchestrator(startItem("tag-ack-inst"), null);
       const turn = await expectOrchestrationItem(provider);
+
+      // The turn schedules one gpu-tagged and one untagged activity through the ack.
       await ack(provider, turn.lockToken, {
-        events: [startedEvent("tag-inst", 1)],
+        events: [startedEvent("tag-ack-inst", 1)],
         workerItems: [
-          activityExecute("tag-inst", 2, "GpuWork", { tag: "gpu" }),
-          activityExecute("tag-inst", 3, "PlainWork"),
+          activityExecute("tag-ack-inst", 10, "GpuWork", { input: '"model-v3"', tag: "gpu" }),
+          activityExecute("tag-ack-inst", 11, "CpuWork", { input: '"data"' }),
         ],
-        metadata: testMetadata({ status: "Running" }),
       });
-      const plain = await fetchTagged(provider, defaultOnly());
-      expect(plain).toMatchObject({ id: 3, tag: undefined, name: "PlainWork" });
-      await provider.ackWorkItem(plain.fetched.lockToken, null);
-      await expectNoWorkItem(provider, { tagFilter: defaultOnly() });
-      expect(await fetchTagged(provider, tagsOnly("gpu"))).toMatchObject({
-        id: 2,
-        tag: "gpu",
-        name: "GpuWork",
-      });
+
+      const plain = present(await fetchTagged(provider, defaultOnly(), HOLD_MS), "the untagged activity");
+      expect(activityOf(plain).name, "defaultOnly returns the untagged item").toBe("CpuWork");
+      expect(activityOf(plain).tag).toBeUndefined();
+      await provider.ackWorkItem(plain.lockToken, null);
+
+      expect(
+        await fetchTagged(provider, defaultOnly(), HOLD_MS),
+        "defaultOnly must not see the gpu item (was its tag dropped by the ack?)",
+      ).toBeNull();
+
+      const gpu = activityOf(await fetchTagged(provider, tagsOnly("gpu"), HOLD_MS));
+      expect(gpu.name).toBe("GpuWork");
+      expect(gpu.tag, "the tag survives the orchestration ack").toBe("gpu");
     });
   });
 }
