@@ -1065,13 +1065,29 @@ BEGIN
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION pgd.notify_orchestrator_work()
+CREATE OR REPLACE FUNCTION pgd.notify_orchestrator_lock_released()
  RETURNS trigger
  LANGUAGE plpgsql
  SET search_path TO 'pgd', 'pg_temp'
 AS $function$
 BEGIN
-  PERFORM pg_notify(wakeup_channel('orch'), '');
+  IF EXISTS (SELECT 1 FROM orchestrator_queue q WHERE q.instance_id = OLD.instance_id) THEN
+    PERFORM pg_notify(wakeup_channel('orch'), '');
+  END IF;
+  RETURN NULL;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION pgd.notify_orchestrator_message()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pgd', 'pg_temp'
+AS $function$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM instance_locks l
+                  WHERE l.instance_id = NEW.instance_id AND l.locked_until > NEW.created_at_ms) THEN
+    PERFORM pg_notify(wakeup_channel('orch'), '');
+  END IF;
   RETURN NULL;
 END
 $function$;
@@ -1244,6 +1260,6 @@ $function$;
 
 -- ==== Triggers ====
 
-CREATE TRIGGER instance_locks_release_wakeup AFTER DELETE ON pgd.instance_locks FOR EACH STATEMENT EXECUTE FUNCTION pgd.notify_orchestrator_work();
-CREATE TRIGGER orchestrator_queue_wakeup AFTER INSERT ON pgd.orchestrator_queue FOR EACH STATEMENT EXECUTE FUNCTION pgd.notify_orchestrator_work();
+CREATE TRIGGER instance_locks_release_wakeup AFTER DELETE ON pgd.instance_locks FOR EACH ROW EXECUTE FUNCTION pgd.notify_orchestrator_lock_released();
+CREATE TRIGGER orchestrator_queue_wakeup AFTER INSERT ON pgd.orchestrator_queue FOR EACH ROW EXECUTE FUNCTION pgd.notify_orchestrator_message();
 CREATE TRIGGER worker_queue_wakeup AFTER INSERT ON pgd.worker_queue FOR EACH STATEMENT EXECUTE FUNCTION pgd.notify_worker_work();

@@ -12,12 +12,30 @@ LANGUAGE sql IMMUTABLE SET search_path FROM CURRENT AS $$
   SELECT 'pgd_' || left(md5(current_schema()), 16) || '_' || p_queue
 $$;
 
--- New orchestrator messages, and released instance locks (messages that arrived while the
--- instance was locked become fetchable at that moment).
-CREATE OR REPLACE FUNCTION notify_orchestrator_work() RETURNS trigger
+-- A released instance lock wakes a fetcher when messages wait for that instance: they arrived
+-- while it was locked (the batch of the turn itself is deleted before the lock) or were handed
+-- back by an abandon. A release with nothing waiting wakes nobody.
+CREATE OR REPLACE FUNCTION notify_orchestrator_lock_released() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
-  PERFORM pg_notify(wakeup_channel('orch'), '');
+  IF EXISTS (SELECT 1 FROM orchestrator_queue q WHERE q.instance_id = OLD.instance_id) THEN
+    PERFORM pg_notify(wakeup_channel('orch'), '');
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+-- A new orchestrator message wakes a fetcher unless its instance is locked right now: a fetch
+-- could not take it, and the lock's release (or expiry, see next_wakeup_at) wakes one later.
+-- Without this, every activity completion of a busy instance sent an idle dispatcher to the
+-- store to find nothing.
+CREATE OR REPLACE FUNCTION notify_orchestrator_message() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM instance_locks l
+                  WHERE l.instance_id = NEW.instance_id AND l.locked_until > NEW.created_at_ms) THEN
+    PERFORM pg_notify(wakeup_channel('orch'), '');
+  END IF;
   RETURN NULL;
 END
 $$;
@@ -31,9 +49,9 @@ END
 $$;
 
 CREATE TRIGGER orchestrator_queue_wakeup AFTER INSERT ON orchestrator_queue
-  FOR EACH STATEMENT EXECUTE FUNCTION notify_orchestrator_work();
+  FOR EACH ROW EXECUTE FUNCTION notify_orchestrator_message();
 CREATE TRIGGER instance_locks_release_wakeup AFTER DELETE ON instance_locks
-  FOR EACH STATEMENT EXECUTE FUNCTION notify_orchestrator_work();
+  FOR EACH ROW EXECUTE FUNCTION notify_orchestrator_lock_released();
 CREATE TRIGGER worker_queue_wakeup AFTER INSERT ON worker_queue
   FOR EACH STATEMENT EXECUTE FUNCTION notify_worker_work();
 

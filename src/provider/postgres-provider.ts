@@ -127,10 +127,7 @@ export class PostgresProvider implements Provider {
     for (;;) {
       const seen = wakeups.generation(queue);
       const found = await fetch();
-      if (found !== null) {
-        wakeups.passBaton(queue);
-        return found;
-      }
+      if (found !== null) return found;
       const remaining = deadline - Date.now();
       if (remaining <= 0 || wakeups.interruptionCount() !== interruptions) return null;
       const now = this.sql.now();

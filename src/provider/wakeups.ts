@@ -64,15 +64,6 @@ export class WakeupListener {
     });
   }
 
-  /**
-   * A woken fetch found work: there may be more (one notification can stand for a whole batch),
-   * so wake the next waiter. Waking one at a time, and only on success, keeps a notification
-   * from sending every idle dispatcher to the store at once to find nothing.
-   */
-  passBaton(queue: WakeupQueue): void {
-    this.wakeOne(queue);
-  }
-
   /** Counter a long poll reads when it starts; see interruptWaits(). */
   interruptionCount(): number {
     return this.interruptions;
@@ -127,6 +118,8 @@ export class WakeupListener {
             ? "work"
             : null;
       if (!queue) return;
+      // One notification, one fetcher: waking every idle dispatcher sent all but one of them to
+      // the store to find nothing. Busy dispatchers fetch again after each item anyway.
       this.generations[queue]++;
       this.wakeOne(queue);
     });
