@@ -3,19 +3,9 @@
  * before, limit), skips running ones, and deletes each root with its whole tree.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { Provider } from "../../src/provider/types.ts";
 import type { ProviderFactory } from "./factory.ts";
 import { admin, createInstance, sleep } from "./helpers.ts";
-import { createCompletedInstance } from "./helpers-admin.ts";
-
-async function exists(provider: Provider, instance: string): Promise<boolean> {
-  return await admin(provider)
-    .getInstanceInfo(instance)
-    .then(
-      () => true,
-      () => false,
-    );
-}
+import { createCompletedInstance, instanceExists as exists } from "./helpers-admin.ts";
 
 export function registerBulkDeletionTests(factory: ProviderFactory): void {
   describe("bulk_deletion", () => {

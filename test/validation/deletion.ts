@@ -26,16 +26,8 @@ import {
   createCompletedInstance,
   createFailedInstance,
   createRunningInstance,
+  instanceExists as exists,
 } from "./helpers-admin.ts";
-
-async function exists(provider: Provider, instance: string): Promise<boolean> {
-  return await admin(provider)
-    .getInstanceInfo(instance)
-    .then(
-      () => true,
-      () => false,
-    );
-}
 
 /** root → child1 → grandchild, root → child2, all completed. */
 async function createTree(provider: Provider): Promise<void> {

@@ -4,6 +4,7 @@
 import type { Event, ExecutionMetadata, Provider } from "../../src/provider/types.ts";
 import {
   ack,
+  admin,
   appError,
   continueAsNew,
   expectOrchestrationItem,
@@ -90,4 +91,14 @@ export async function createMultiExecutionInstance(
       metadata: testMetadata({ status: executionId === executions ? last : "ContinuedAsNew" }),
     });
   }
+}
+
+/** Whether the store still knows `instance` (getInstanceInfo succeeds). */
+export async function instanceExists(provider: Provider, instance: string): Promise<boolean> {
+  return await admin(provider)
+    .getInstanceInfo(instance)
+    .then(
+      () => true,
+      () => false,
+    );
 }
