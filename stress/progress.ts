@@ -8,7 +8,7 @@ export function progressPrinter(scenario: string): (p: Progress) => void {
     const secs = p.elapsedMs / 1000;
     const line =
       `[${scenario}] ${secs.toFixed(0)}s  completed ${p.completed}  ${(p.completed / Math.max(secs, 0.001)).toFixed(1)} orch/s` +
-      `  in flight ${p.inFlight}  errors ${p.failed + p.startErrors}`;
+      `  in flight ${p.inFlight}  errors ${p.failed + p.startErrors}  rss ${Math.round(process.memoryUsage().rss / 1048576)} MB`;
     if (tty) {
       process.stderr.write(`\r${line.padEnd(100)}`);
     } else if (p.elapsedMs - lastPrinted >= 5000) {
