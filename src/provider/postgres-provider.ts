@@ -38,6 +38,13 @@ export interface PostgresProviderOptions {
   connectionString?: string;
   /** Size of the pool created from `connectionString`. Default 10. */
   poolSize?: number;
+  /**
+   * How long a call waits for a free connection of the pool created from `connectionString`
+   * before failing with a retryable error. Default 10 000 ms (pg's own default waits forever).
+   */
+  connectionTimeoutMs?: number;
+  /** `application_name` of the pool's connections, so operators can find them in pg_stat_activity. */
+  applicationName?: string;
   /** Apply pending migrations to the schema before returning. Default false. */
   migrate?: boolean;
   /** The clock passed to every SQL function as p_now_ms. Default Date.now. */
@@ -87,7 +94,16 @@ export class PostgresProvider implements Provider {
     const ownsPool = pool === undefined;
     if (!pool) {
       if (!options.connectionString) throw new Error("PostgresProvider needs a pool or a connectionString");
-      pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+      pool = new pg.Pool({
+        connectionString: options.connectionString,
+        max: options.poolSize ?? 10,
+        connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
+        ...(options.applicationName ? { application_name: options.applicationName } : {}),
+      });
+      // An idle pooled connection that dies (server restart, pg_terminate_backend) is an 'error'
+      // event on the pool; unheard, Node would crash the process. The pool drops the client itself
+      // and the next call reconnects, so there is nothing else to do.
+      pool.on("error", () => {});
     }
     const provider = new PostgresProvider(
       pool,

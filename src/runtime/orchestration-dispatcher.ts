@@ -6,7 +6,13 @@
 import type { ErrorDetails, FetchedOrchestrationItem, Provider, WorkItem } from "../provider/types.ts";
 import { displayError, errorMessage } from "./errors.ts";
 import { findStarted } from "./events.ts";
-import { fetchErrorBackoffMs, isRetryable, startRenewal, unregisteredBackoffMs } from "./lock-renewal.ts";
+import {
+  ackRetryDelayMs,
+  fetchErrorBackoffMs,
+  isRetryable,
+  startRenewal,
+  unregisteredBackoffMs,
+} from "./lock-renewal.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
 import { type Notifier, sleep, unlessAborted } from "./notifier.ts";
 import { type ResolvedOptions, renewalIntervalMs } from "./options.ts";
@@ -15,7 +21,7 @@ import type { OrchestrationRegistry } from "./registry.ts";
 import { ENGINE_VERSION, filterAccepts, parseSemver } from "./semver.ts";
 import { type AckPlan, failTurn, planTurn, type TurnOutcomeKind } from "./turn.ts";
 
-const ACK_RETRIES = 5;
+const ACK_RETRIES = 8;
 const HISTORY_ERROR_DELAY_MS = 1000;
 const PIN_MISMATCH_DELAY_MS = 1000;
 const FAILED_ACK_ABANDON_MS = 50;
@@ -231,6 +237,7 @@ export class OrchestrationDispatcher {
     const { options } = this.deps;
     const { item, lockToken } = fetched;
     await resolveParentExecution(this.deps.provider, plan);
+    let sawRetryable = false;
     for (let attempt = 0; ; attempt++) {
       try {
         await this.commit(lockToken, plan);
@@ -239,8 +246,9 @@ export class OrchestrationDispatcher {
       } catch (error) {
         this.deps.metrics.providerErrors++;
         if (isRetryable(error)) {
+          sawRetryable = true;
           if (attempt < ACK_RETRIES) {
-            await sleep(10 * 2 ** attempt);
+            await sleep(ackRetryDelayMs(attempt));
             continue;
           }
           // Nothing is lost by replaying the turn later: it is a pure function of history + batch.
@@ -248,6 +256,15 @@ export class OrchestrationDispatcher {
             `ack of ${item.instance} kept failing (${errorMessage(error)}); abandoning the turn`,
           );
           await this.abandon(lockToken, FAILED_ACK_ABANDON_MS, false);
+          return;
+        }
+        if (sawRetryable) {
+          // An earlier attempt lost its connection and may have committed, which would explain why
+          // the token is now refused. Recording a failure could be wrong; if nothing committed, the
+          // lock expires and the turn is replayed.
+          options.logger.warn(
+            `ack of ${item.instance} outcome unknown after a lost connection (${errorMessage(error)}); leaving it to lock expiry`,
+          );
           return;
         }
         options.logger.error(`ack of ${item.instance} failed permanently: ${errorMessage(error)}`);

@@ -8,7 +8,13 @@ import type { ActivityExecuteItem, FetchedWorkItem, Provider, WorkItem } from ".
 import { ActivityContext } from "./activity-context.ts";
 import { errorMessage } from "./errors.ts";
 import { fromJson, toJson } from "./json.ts";
-import { fetchErrorBackoffMs, isRetryable, startRenewal, unregisteredBackoffMs } from "./lock-renewal.ts";
+import {
+  ackRetryDelayMs,
+  fetchErrorBackoffMs,
+  isRetryable,
+  startRenewal,
+  unregisteredBackoffMs,
+} from "./lock-renewal.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
 import { type Notifier, sleep, unlessAborted } from "./notifier.ts";
 import { type ResolvedOptions, renewalIntervalMs } from "./options.ts";
@@ -17,6 +23,7 @@ import type { SessionTracker } from "./sessions.ts";
 
 const OVER_CAPACITY_DELAY_MS = 100;
 const FAILED_ACK_ABANDON_MS = 100;
+const ACK_RETRIES = 8;
 
 export interface WorkerDeps {
   provider: Provider;
@@ -262,14 +269,37 @@ export class WorkerDispatcher {
     };
   }
 
+  /**
+   * Ack the completion, retrying retryable errors with backoff: re-running an activity because a
+   * connection blinked costs more than waiting. Once an attempt has failed retryably, a later
+   * permanent failure (the token is no longer valid) may mean the earlier attempt committed after
+   * all; either way the lock is gone, and if nothing committed the item comes back when it expires.
+   */
   private async complete(lockToken: string, completion: WorkItem): Promise<void> {
-    const { provider, options, notifier } = this.deps;
-    try {
-      await provider.ackWorkItem(lockToken, completion);
-      notifier.notify("orchestrator");
-    } catch (error) {
-      options.logger.warn(`ackWorkItem failed (${errorMessage(error)}); abandoning the item`);
-      await provider.abandonWorkItem(lockToken, FAILED_ACK_ABANDON_MS, false).catch(() => {});
+    const { provider, options, notifier, metrics } = this.deps;
+    let sawRetryable = false;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await provider.ackWorkItem(lockToken, completion);
+        notifier.notify("orchestrator");
+        return;
+      } catch (error) {
+        metrics.providerErrors++;
+        if (isRetryable(error) && attempt < ACK_RETRIES) {
+          sawRetryable = true;
+          await sleep(ackRetryDelayMs(attempt));
+          continue;
+        }
+        if (sawRetryable && !isRetryable(error)) {
+          options.logger.warn(
+            `ackWorkItem outcome unknown after a lost connection (${errorMessage(error)}); the item returns if it did not commit`,
+          );
+          return;
+        }
+        options.logger.warn(`ackWorkItem failed (${errorMessage(error)}); abandoning the item`);
+        await provider.abandonWorkItem(lockToken, FAILED_ACK_ABANDON_MS, false).catch(() => {});
+        return;
+      }
     }
   }
 }
