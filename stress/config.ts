@@ -24,6 +24,9 @@ export interface StressConfig {
   baseline: boolean;
   baselineSeconds: number;
   chaos: boolean;
+  chaosIntervalMs: number;
+  workerLockTimeoutMs: number;
+  postgresBin: string | null;
   record: boolean;
 }
 
@@ -110,7 +113,28 @@ export function parseStressArgs(argv: readonly string[]): StressConfig {
       positiveInt("--baseline-seconds"),
       10,
     )
-    .option("--chaos", "inject faults while the workload runs (see README)", false)
+    .option(
+      "--chaos",
+      "inject faults while the workload runs: terminated backends, server restarts (only of a server " +
+        "this run started), a starved pool, an idle-in-transaction session, SIGKILLed runtimes " +
+        "(with --runtimes ≥ 2); see docs/chaos.md",
+      false,
+    )
+    .option(
+      "--chaos-interval-ms <ms>",
+      "mean pause between faults (each drawn from 0.5–1.5× this)",
+      positiveInt("--chaos-interval-ms"),
+      3000,
+    )
+    .option(
+      "--worker-lock-timeout-ms <ms>",
+      "activity lock timeout: how soon work of a killed runtime is picked up again (default 30000, 10000 with --chaos)",
+      positiveInt("--worker-lock-timeout-ms", 1000),
+    )
+    .option(
+      "--postgres-bin <dir>",
+      "start a throw-away server from these PostgreSQL binaries (e.g. /usr/lib/postgresql/15/bin) instead of the embedded one",
+    )
     .option("--no-record", "do not append the figures to stress/results/<server>.md")
     .exitOverride();
   program.parse(argv, { from: "user" });
@@ -132,6 +156,9 @@ export function parseStressArgs(argv: readonly string[]): StressConfig {
     baseline: boolean;
     baselineSeconds: number;
     chaos: boolean;
+    chaosIntervalMs: number;
+    workerLockTimeoutMs?: number;
+    postgresBin?: string;
     record: boolean;
   }>();
   return {
@@ -152,6 +179,9 @@ export function parseStressArgs(argv: readonly string[]): StressConfig {
     baseline: o.baseline,
     baselineSeconds: o.baselineSeconds,
     chaos: o.chaos,
+    chaosIntervalMs: o.chaosIntervalMs,
+    workerLockTimeoutMs: o.workerLockTimeoutMs ?? (o.chaos ? 10_000 : 30_000),
+    postgresBin: o.postgresBin ?? null,
     record: o.record,
   };
 }

@@ -7,8 +7,10 @@ import pg from "pg";
 import { migrate, quoteSchema } from "../src/migrate/migrations.ts";
 import { PostgresProvider } from "../src/provider/postgres-provider.ts";
 import { Client } from "../src/runtime/index.ts";
-import { startEmbeddedPostgres } from "../src/testing/embedded-postgres.ts";
+import { type EmbeddedServer, startEmbeddedPostgres } from "../src/testing/embedded-postgres.ts";
+import { startLocalPostgres } from "../src/testing/local-postgres.ts";
 import { measureCommitCeiling } from "./baseline.ts";
+import { Chaos } from "./chaos.ts";
 import { CompletionWatcher } from "./completion-watcher.ts";
 import { parseStressArgs, type StressConfig } from "./config.ts";
 import { checkCorrectness } from "./correctness.ts";
@@ -24,7 +26,12 @@ import {
   type ScenarioResult,
   writeJson,
 } from "./report.ts";
-import { ChildProcessHost, InProcessHost, type RuntimeHost } from "./runtime-host.ts";
+import {
+  ChildProcessHost,
+  InProcessHost,
+  RUNTIME_APPLICATION_NAME,
+  type RuntimeHost,
+} from "./runtime-host.ts";
 import { scenarios } from "./scenarios/index.ts";
 import { runWorkload } from "./workload.ts";
 
@@ -35,6 +42,7 @@ async function runScenario(
   serverLabel: string,
   adminPool: pg.Pool,
   baselineTps: number | null,
+  ownServer: EmbeddedServer | null,
 ): Promise<ScenarioResult> {
   const scenario = scenarios[name]!;
   const schema = `stress_${name.replace(/-/g, "_")}_${Date.now().toString(36)}`;
@@ -42,14 +50,21 @@ async function runScenario(
   const spec = { url, schema, scenario: name, config };
   const host: RuntimeHost =
     config.runtimes > 1 ? new ChildProcessHost(spec, config.runtimes) : new InProcessHost(spec);
-  const clientProvider = await PostgresProvider.create({ connectionString: url, schema, poolSize: 4 });
+  const clientProvider = await PostgresProvider.create({
+    connectionString: url,
+    schema,
+    poolSize: 4,
+    applicationName: "pgd-stress-client",
+  });
   const client = new Client(clientProvider);
   const watcher = new CompletionWatcher(adminPool, schema);
   try {
     await host.start();
     const cpuBefore = process.cpuUsage();
     const before = await sampleCounters(adminPool);
-    const outcome = await runWorkloadFor(scenario, config, client, watcher);
+    const chaos = config.chaos ? startChaos(config, url, host, ownServer) : null;
+    const outcome = await runWorkloadFor(scenario, config, client, watcher, chaos);
+    if (chaos) console.log(`chaos: ${chaos.total()} faults injected ${JSON.stringify(chaos.counts())}`);
     const after = await sampleCounters(adminPool);
     const hostUsage = await host.stop();
     const cpu = process.cpuUsage(cpuBefore);
@@ -98,6 +113,7 @@ async function runScenario(
       peakRssMb: Math.max(process.resourceUsage().maxRSS / 1024, hostUsage.peakRssMb),
       baselineTps,
       ceilingRatio: baselineTps ? (orchPerSec * txPerOrch) / baselineTps : null,
+      ...(chaos ? { faults: { total: chaos.total(), ...chaos.counts() } } : {}),
       correctness: { ok: correctness.ok, violations: correctness.violations },
     };
   } finally {
@@ -112,7 +128,9 @@ async function runWorkloadFor(
   config: StressConfig,
   client: Client,
   watcher: CompletionWatcher,
+  chaos: Chaos | null,
 ) {
+  let faultsStopped: Promise<unknown> | null = null;
   const result = await runWorkload(client, watcher, {
     scenario: scenario.name,
     orchestration: scenario.orchestration,
@@ -121,9 +139,41 @@ async function runWorkloadFor(
     durationMs: config.durationSec * 1000,
     drainTimeoutMs: config.drainTimeoutSec * 1000,
     onProgress: progressPrinter(scenario.name),
+    // Faults stop when launching stops; the drain that follows is the recovery being checked.
+    onTick: (elapsedMs) => {
+      if (chaos && !faultsStopped && elapsedMs >= config.durationSec * 1000) faultsStopped = chaos.stop();
+    },
   });
+  await (faultsStopped ?? chaos?.stop());
   endProgressLine();
   return result;
+}
+
+/** Chaos on this run's runtimes, and on the server only if this run started it. */
+function startChaos(
+  config: StressConfig,
+  url: string,
+  host: RuntimeHost,
+  ownServer: EmbeddedServer | null,
+): Chaos {
+  const chaos = new Chaos(
+    {
+      adminUrl: url,
+      runtimeApplicationName: RUNTIME_APPLICATION_NAME,
+      ...(ownServer ? { restartServer: () => ownServer.restart() } : {}),
+      exhaustPool: (ms) => host.exhaustPool(ms),
+      ...(host.killOne ? { killRuntime: () => host.killOne!() } : {}),
+    },
+    {
+      meanIntervalMs: config.chaosIntervalMs,
+      log: (line) => {
+        endProgressLine();
+        console.log(line);
+      },
+    },
+  );
+  chaos.start();
+  return chaos;
 }
 
 function configSummary(c: StressConfig) {
@@ -137,6 +187,7 @@ function configSummary(c: StressConfig) {
     poolSize: c.poolSize,
     pollIntervalMs: c.pollIntervalMs,
     chaos: c.chaos,
+    workerLockTimeoutMs: c.workerLockTimeoutMs,
   };
 }
 
@@ -148,17 +199,23 @@ async function main(): Promise<number> {
     if (error instanceof CommanderError) return error.exitCode;
     throw error;
   }
-  const embedded = config.databaseUrl ? null : await startEmbeddedPostgres();
+  // A server this run starts (embedded, or from --postgres-bin) is the only kind chaos may restart.
+  const embedded = config.databaseUrl
+    ? null
+    : config.postgresBin
+      ? await startLocalPostgres(config.postgresBin)
+      : await startEmbeddedPostgres();
   const url = config.databaseUrl ?? embedded!.url;
   const adminPool = new pg.Pool({ connectionString: url, max: 3 });
+  adminPool.on("error", () => {}); // idle connections die when chaos restarts the server
   const results: ScenarioResult[] = [];
   try {
     const version = await serverVersion(adminPool);
     const serverLabel = embedded
-      ? `embedded-${version.replace(/\s+/g, "-")}`
+      ? `${config.postgresBin ? "local" : "embedded"}-${version.replace(/\s+/g, "-")}`
       : `${new URL(url).hostname}-${version.replace(/\s+/g, "-")}`;
     console.log(
-      `server: ${version} (${embedded ? "embedded, started for this run" : "from --database-url/DATABASE_URL"})`,
+      `server: ${version} (${embedded ? `${config.postgresBin ? config.postgresBin : "embedded"}, started for this run` : "from --database-url/DATABASE_URL"})`,
     );
     let baselineTps: number | null = null;
     if (config.baseline) {
@@ -175,7 +232,7 @@ async function main(): Promise<number> {
       }
     }
     for (const name of config.scenarios) {
-      results.push(await runScenario(name, config, url, serverLabel, adminPool, baselineTps));
+      results.push(await runScenario(name, config, url, serverLabel, adminPool, baselineTps, embedded));
     }
     console.log(renderTable(results));
     if (config.json) await writeJson(config.json, results);

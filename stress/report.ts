@@ -131,7 +131,7 @@ export async function appendResults(
   const commit = currentCommit();
   const lines = results.map((r) => {
     const c = r.config;
-    const config = `${c.orchConcurrency}/${c.workerConcurrency}, ${c.maxConcurrent} in flight, ${c.tasks} tasks, ${c.activityDelayMs} ms, ${r.durationSec}s, ${c.runtimes} runtime(s)${c.chaos ? ", chaos" : ""}`;
+    const config = `${c.orchConcurrency}/${c.workerConcurrency}, ${c.maxConcurrent} in flight, ${c.tasks} tasks, ${c.activityDelayMs} ms, ${r.durationSec}s, ${c.runtimes} runtime(s)${r.faults ? `, chaos: ${r.faults.total} faults` : ""}`;
     const failed = r.failed.infrastructure + r.failed.configuration + r.failed.application;
     return `| ${date} | ${commit} | ${r.scenario} | ${config} | ${r.completed} | ${failed} | ${fmt(r.orchPerSec)} | ${fmt(r.activitiesPerSec)} | ${fmt(r.latencyMs.p50)}/${fmt(r.latencyMs.p95)}/${fmt(r.latencyMs.p99)} | ${fmt(r.txPerOrch)} | ${fmt(r.walBytesPerOrch, 0)} | ${r.baselineTps === null ? "-" : fmt(r.baselineTps, 0)} | ${r.ceilingRatio === null ? "-" : fmt(r.ceilingRatio * 100)} | ${fmt(r.peakRssMb, 0)} | ${r.correctness.ok ? "ok" : "FAILED"} |`;
   });

@@ -6,6 +6,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type pg from "pg";
 import { PostgresProvider } from "../src/provider/postgres-provider.ts";
 import { Runtime } from "../src/runtime/index.ts";
 import type { StressConfig } from "./config.ts";
@@ -20,8 +21,28 @@ export interface RuntimeHost {
   start(): Promise<void>;
   /** Drain and stop; returns the CPU and peak RSS of the processes it ran (other than this one). */
   stop(): Promise<HostUsage>;
-  /** SIGKILL one runtime process and start a replacement (chaos); false if in-process. */
-  killOne?(): Promise<boolean>;
+  /** Chaos: hold every connection of one runtime's pool for `ms`; resolves with how many were held. */
+  exhaustPool(ms: number): Promise<number>;
+  /** Chaos: SIGKILL one runtime process and start a replacement; absent when in-process. */
+  killOne?(): Promise<string>;
+}
+
+/** application_name of the runtimes' connections, which chaos finds in pg_stat_activity. */
+export const RUNTIME_APPLICATION_NAME = "pgd-stress-runtime";
+
+/** Check out every connection of `pool` (as many as it allows), hold them for `ms`, release. */
+export async function holdPool(pool: pg.Pool, ms: number): Promise<number> {
+  const max = (pool.options as { max?: number }).max ?? 10;
+  const held = await Promise.allSettled(Array.from({ length: max }, () => pool.connect()));
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  let count = 0;
+  for (const h of held) {
+    if (h.status === "fulfilled") {
+      h.value.release();
+      count++;
+    }
+  }
+  return count;
 }
 
 export interface RuntimeSpec {
@@ -39,11 +60,15 @@ export async function buildRuntime(
     connectionString: spec.url,
     schema: spec.schema,
     poolSize: spec.config.poolSize,
+    applicationName: RUNTIME_APPLICATION_NAME,
+    // Under chaos a starved pool should surface as (retryable) pool timeouts, not only as waits.
+    ...(spec.config.chaos ? { connectionTimeoutMs: 2000 } : {}),
   });
   const runtime = new Runtime(provider, {
     orchestrationConcurrency: spec.config.orchConcurrency,
     workerConcurrency: spec.config.workerConcurrency,
     dispatcherPollIntervalMs: spec.config.pollIntervalMs,
+    workerLockTimeoutMs: spec.config.workerLockTimeoutMs,
   });
   scenarios[spec.scenario]!.register(runtime, spec.config);
   return { runtime, provider };
@@ -64,6 +89,10 @@ export class InProcessHost implements RuntimeHost {
       await this.built.provider.close();
     }
     return { cpuSec: 0, peakRssMb: 0 }; // this process is measured by the caller
+  }
+
+  async exhaustPool(ms: number): Promise<number> {
+    return this.built ? await holdPool(this.built.provider.pool, ms) : 0;
   }
 }
 
@@ -106,12 +135,36 @@ export class ChildProcessHost implements RuntimeHost {
     this.children = await Promise.all(Array.from({ length: this.count }, () => this.spawnOne()));
   }
 
-  async killOne(): Promise<boolean> {
-    const victim = this.children.shift();
-    if (!victim) return false;
+  async killOne(): Promise<string> {
+    const index = Math.floor(Math.random() * this.children.length);
+    const [victim] = this.children.splice(index, 1);
+    if (!victim) return "no runtime process to kill";
     victim.kill("SIGKILL");
-    this.children.push(await this.spawnOne());
-    return true;
+    const t0 = Date.now();
+    const replacement = await this.spawnOne();
+    this.children.push(replacement);
+    return `SIGKILLed runtime process ${victim.pid}; replacement ${replacement.pid} started in ${Date.now() - t0} ms`;
+  }
+
+  /** Ask one runtime process (at random) to hold its whole pool for `ms`. */
+  async exhaustPool(ms: number): Promise<number> {
+    const child = this.children[Math.floor(Math.random() * this.children.length)];
+    if (!child) return 0;
+    return await new Promise<number>((resolve) => {
+      const onMessage = (m: { type?: string; held?: number }) => {
+        if (m?.type !== "pool-released") return;
+        child.off("message", onMessage);
+        child.off("exit", onExit);
+        resolve(m.held ?? 0);
+      };
+      const onExit = () => {
+        child.off("message", onMessage);
+        resolve(0);
+      };
+      child.on("message", onMessage);
+      child.once("exit", onExit);
+      child.send({ type: "exhaust-pool", ms });
+    });
   }
 
   async stop(): Promise<HostUsage> {

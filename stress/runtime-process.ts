@@ -2,7 +2,7 @@
  * Child-process entry point for `--runtimes N`: runs one runtime on the shared schema until the
  * parent says stop, then reports its CPU time and peak RSS.
  */
-import { buildRuntime, type RuntimeSpec } from "./runtime-host.ts";
+import { buildRuntime, holdPool, type RuntimeSpec } from "./runtime-host.ts";
 
 const spec = JSON.parse(process.env.PGD_STRESS_SPEC ?? "null") as RuntimeSpec | null;
 if (!spec || !process.send) {
@@ -16,7 +16,12 @@ const { runtime, provider } = await buildRuntime(spec);
 await runtime.start();
 process.send({ type: "started" });
 
-process.on("message", async (message: { type?: string }) => {
+process.on("message", async (message: { type?: string; ms?: number }) => {
+  if (message?.type === "exhaust-pool") {
+    const held = await holdPool(provider.pool, message.ms ?? 1000);
+    process.send?.({ type: "pool-released", held });
+    return;
+  }
   if (message?.type !== "stop") return;
   await runtime.shutdown(10_000);
   await provider.close();

@@ -53,13 +53,17 @@ export async function runWorkload(
   const started = Date.now();
   let lastProgress = 0;
 
+  // A start whose connection broke may or may not have committed. Starting the same id again is
+  // safe (a duplicate start is ignored), so a failed start is retried with the same id and input,
+  // and the latency clock keeps the first attempt's time.
+  let pending: { id: string; input: unknown; t0: number } | null = null;
   const launch = async () => {
-    const id = `${o.scenario}-${runId}-${next++}`;
-    const t0 = Date.now();
+    pending ??= { id: `${o.scenario}-${runId}-${next++}`, input: o.input(), t0: Date.now() };
     try {
-      await client.startOrchestration(id, o.orchestration, o.input());
-      inFlight.set(id, t0);
-      launched.push(id);
+      await client.startOrchestration(pending.id, o.orchestration, pending.input);
+      inFlight.set(pending.id, pending.t0);
+      launched.push(pending.id);
+      pending = null;
     } catch {
       startErrors++;
       await sleep(50);
@@ -104,6 +108,8 @@ export async function runWorkload(
     report();
   }
   const drainDeadline = Date.now() + o.drainTimeoutMs;
+  // A start still failing when the time ran out may have committed: settle it before draining.
+  while (pending && Date.now() < drainDeadline) await launch();
   while (inFlight.size > 0 && Date.now() < drainDeadline) {
     await sleep(10);
     await collect();
