@@ -4,7 +4,7 @@
  * only restart a server it started itself. Same shape as the embedded server.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -60,6 +60,8 @@ export async function startLocalPostgres(
   await chmod(dir, 0o755); // the server user must reach its data directory inside
   const dataDir = join(dir, "data");
   const user = serverUser();
+  await mkdir(dataDir, { mode: 0o700 });
+  if (user.uid !== undefined) await chown(dataDir, user.uid, user.gid ?? user.uid);
   const passwordFile = join(dir, "pwfile");
   await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o644 });
   await run(
