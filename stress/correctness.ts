@@ -78,7 +78,8 @@ export async function checkCorrectness(
   const violations: string[] = [];
   let instancesChecked = 0;
   let executionsChecked = 0;
-  for (const id of instanceIds) {
+  const checked = [...instanceIds];
+  for (const id of checked) {
     instancesChecked++;
     const executions = await admin.listExecutions(id);
     if (executions.length === 0) violations.push(`${id}: no executions recorded`);
@@ -95,12 +96,19 @@ export async function checkCorrectness(
     }
   }
   const q = quoteSchema(schema);
-  const { rows } = await pool.query<{ locks: string; orch: string; work: string }>(
+  // A top-level instance the run does not know of would be a start that committed while the
+  // harness believed it failed: lost to the check, so a violation in itself.
+  const { rows } = await pool.query<{ locks: string; orch: string; work: string; untracked: string }>(
     `SELECT (SELECT count(*) FROM ${q}.instance_locks)::text AS locks,
             (SELECT count(*) FROM ${q}.orchestrator_queue)::text AS orch,
-            (SELECT count(*) FROM ${q}.worker_queue)::text AS work`,
+            (SELECT count(*) FROM ${q}.worker_queue)::text AS work,
+            (SELECT count(*) FROM ${q}.instances
+              WHERE parent_instance_id IS NULL AND NOT (instance_id = ANY($1::text[])))::text AS untracked`,
+    [checked],
   );
   const left = rows[0]!;
+  if (Number(left.untracked) > 0)
+    violations.push(`${left.untracked} instance(s) in the store the run never tracked`);
   if (Number(left.locks) > 0) violations.push(`${left.locks} instance lock(s) left behind`);
   if (Number(left.orch) > 0) violations.push(`${left.orch} orchestrator queue row(s) left behind`);
   if (Number(left.work) > 0) violations.push(`${left.work} worker queue row(s) left behind`);
