@@ -10,7 +10,7 @@ import { PostgresProvider } from "../../src/provider/postgres-provider.ts";
 import type { Event } from "../../src/provider/types.ts";
 import { Runtime } from "../../src/runtime/runtime.ts";
 import { holdPool } from "../../stress/runtime-host.ts";
-import { createHarness, FAST, type Harness, sleep } from "./harness.ts";
+import { createHarness, eventually, FAST, type Harness, sleep } from "./harness.ts";
 
 let h: Harness;
 let admin: pg.Client;
@@ -93,6 +93,14 @@ describe("connection loss", () => {
       });
       expect(terminated).toBeGreaterThan(0);
       expect(runtime.metricsSnapshot().providerErrors).toBeGreaterThan(0);
+      // The wake-up listener was among the terminated backends: it has reconnected and listens again.
+      await eventually(async () => {
+        const { rows } = await admin.query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN %'`,
+          [applicationName],
+        );
+        return rows.length > 0;
+      }, 15_000);
     } finally {
       await runtime.shutdown(5000);
       await provider.close();
