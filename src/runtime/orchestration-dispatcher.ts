@@ -104,7 +104,12 @@ export class OrchestrationDispatcher {
         await provider.abandonOrchestrationItem(fetched.lockToken, null, true).catch(() => {});
         break;
       }
-      await this.process(fetched);
+      try {
+        await this.process(fetched);
+      } catch (error) {
+        // A bug here must not end the slot: the item's lock expires and it is fetched again.
+        options.logger.error(`turn of ${fetched.item.instance} crashed: ${errorMessage(error)}`);
+      }
     }
   }
 

@@ -11,23 +11,31 @@
  */
 import type { Provider } from "../provider/types.ts";
 import { childInstanceId } from "./events.ts";
+import { ackRetryDelayMs, isRetryable } from "./lock-renewal.ts";
+import { sleep } from "./notifier.ts";
 import type { AckPlan } from "./turn.ts";
+
+const READ_RETRIES = 8;
 
 export async function resolveParentExecution(provider: Provider, plan: AckPlan): Promise<void> {
   const link = plan.parentToResolve;
   if (!link) return;
-  let executionId: number;
-  try {
-    const history = await provider.read(link.parentInstance);
-    const scheduled = history.find((e) => e.event_id === link.parentId);
-    executionId =
-      scheduled?.type === "SubOrchestrationScheduled" &&
-      childInstanceId(link.parentInstance, scheduled.instance) === link.childInstance
-        ? scheduled.execution_id
-        : 0;
-  } catch {
-    return; // keep the default (execution 1); the parent may have been deleted
+  let history: Awaited<ReturnType<Provider["read"]>> | null = null;
+  for (let attempt = 0; history === null; attempt++) {
+    try {
+      history = await provider.read(link.parentInstance);
+    } catch (error) {
+      // A lost connection is worth waiting out: guessing the execution could misroute the answer.
+      if (!isRetryable(error) || attempt >= READ_RETRIES) return; // keep the default (execution 1)
+      await sleep(ackRetryDelayMs(attempt));
+    }
   }
+  const scheduled = history.find((e) => e.event_id === link.parentId);
+  const executionId =
+    scheduled?.type === "SubOrchestrationScheduled" &&
+    childInstanceId(link.parentInstance, scheduled.instance) === link.childInstance
+      ? scheduled.execution_id
+      : 0;
   for (const item of plan.orchestratorItems) {
     if ("SubOrchCompleted" in item && item.SubOrchCompleted.parent_instance === link.parentInstance) {
       item.SubOrchCompleted.parent_execution_id = executionId;

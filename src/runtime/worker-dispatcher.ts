@@ -111,7 +111,14 @@ export class WorkerDispatcher {
         await provider.abandonWorkItem(fetched.lockToken, null, true).catch(() => {});
         break;
       }
-      await this.execute(fetched, workerId);
+      try {
+        await this.execute(fetched, workerId);
+      } catch (error) {
+        // A bug here must not end the slot: the item's lock expires and it is fetched again.
+        options.logger.error(
+          `work item ${fetched.lockToken} crashed its worker slot: ${errorMessage(error)}`,
+        );
+      }
     }
   }
 
