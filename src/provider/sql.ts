@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import { quoteSchema } from "../migrate/migrations.ts";
-import { toProviderError } from "./errors.ts";
+import { isStalePlanError, toProviderError } from "./errors.ts";
 
 /**
  * bigint (int8) columns come back as JS numbers: ids, attempt counts and epoch-ms times all stay
@@ -23,6 +23,8 @@ export const numericTypes: pg.CustomTypesConfig = {
 export class SqlFunctions {
   readonly quotedSchema: string;
   private readonly statementPrefix: string;
+  /** Per function: how often its statement was renamed because a migration made it stale. */
+  private readonly renames = new Map<string, number>();
 
   constructor(
     readonly pool: pg.Pool,
@@ -49,8 +51,9 @@ export class SqlFunctions {
     args: readonly unknown[],
   ): Promise<Row[]> {
     const placeholders = args.map((_, i) => `$${i + 1}`).join(", ");
+    const renames = this.renames.get(fn) ?? 0;
     const query: pg.QueryConfig = {
-      name: `pgd_${this.statementPrefix}_${fn}_${args.length}`,
+      name: `pgd_${this.statementPrefix}_${fn}_${args.length}${renames > 0 ? `_r${renames}` : ""}`,
       text: `SELECT * FROM ${this.qualified(fn)}(${placeholders})`,
       values: args as unknown[],
       types: numericTypes,
@@ -59,6 +62,14 @@ export class SqlFunctions {
       const result = await this.pool.query<Row>(query);
       return result.rows;
     } catch (error) {
+      // A migration changed fn's result type. Every pooled connection that prepared this statement
+      // now fails it (0A000, before running anything) until it is deallocated: retried as is, the
+      // caller would meet one stale connection after another. pg-pool drops the connection that
+      // failed; a new name makes the others prepare afresh, so the retry succeeds. The old
+      // statements stay unused until their connections close. Calls that failed concurrently on
+      // the same name rename once.
+      if (isStalePlanError(error) && (this.renames.get(fn) ?? 0) === renames)
+        this.renames.set(fn, renames + 1);
       throw toProviderError(operation, error);
     }
   }
