@@ -28,11 +28,51 @@ export class CodecError extends Error {
 // ---------------------------------------------------------------------------------------------
 
 export function encodeEvent(event: Event): string {
-  return JSON.stringify(event);
+  return wellFormedJson(event, "event");
 }
 
 export function encodeWorkItem(item: WorkItem): string {
-  return JSON.stringify(item);
+  return wellFormedJson(item, "work item");
+}
+
+/**
+ * JSON.stringify writes a lone UTF-16 surrogate as a lowercase `\udXXX` escape (and a literal
+ * backslash as `\\`, hence the look-behind and the even run of backslashes).
+ */
+const LONE_SURROGATE_ESCAPE = /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/;
+
+/**
+ * `JSON.stringify(value)`, refusing strings with a lone surrogate: they are not Unicode, so
+ * duroxide (serde_json into Rust strings) could never read the row back. NUL is fine here: JSON
+ * escapes it and serde accepts it.
+ */
+function wellFormedJson(value: unknown, what: string): string {
+  const text = JSON.stringify(value);
+  if (text.includes("\\ud") && LONE_SURROGATE_ESCAPE.test(text)) {
+    throw new CodecError(`${what}: a string contains a lone UTF-16 surrogate, which is not valid Unicode`);
+  }
+  return text;
+}
+
+/** With the `u` flag a well-formed surrogate pair is one code point and does not match. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * Why `value` cannot be stored as is in a Postgres text column (instance ids, KV keys and values,
+ * custom status, output, lock tokens…), or null when it can. Postgres rejects NUL, and the driver
+ * would silently turn a lone surrogate into U+FFFD (merging distinct ids).
+ */
+export function textColumnProblem(value: string): string | null {
+  if (value.includes("\u0000")) return "contains a NUL character (U+0000), which Postgres text cannot store";
+  if (LONE_SURROGATE.test(value)) return "contains a lone UTF-16 surrogate, which is not valid Unicode";
+  return null;
+}
+
+/** Throw a CodecError naming `what` when a string bound for a text column cannot be stored. */
+export function checkTextColumn(value: string | null | undefined, what: string): void {
+  if (typeof value !== "string") return;
+  const problem = textColumnProblem(value);
+  if (problem) throw new CodecError(`${what} ${problem}`);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,12 +5,14 @@
  */
 import {
   CodecError,
+  checkTextColumn,
   decodeEvent,
   decodeWorkItem,
   encodeEvent,
   encodeWorkItem,
   eventFromJson,
   orchestratorInstanceOf,
+  textColumnProblem,
   workItemFromJson,
   workItemKind,
 } from "./codec.ts";
@@ -45,6 +47,22 @@ function validated<T>(operation: string, fn: () => T): T {
     if (error instanceof CodecError) throw ProviderError.permanent(operation, error.message, error);
     throw error;
   }
+}
+
+/**
+ * A token that could not even be stored cannot name a lock: report it like any unknown token
+ * (contract §4: `Invalid lock token`), without a round trip.
+ */
+export function checkLockToken(operation: string, lockToken: string): void {
+  const problem = typeof lockToken === "string" ? textColumnProblem(lockToken) : "is not a string";
+  if (problem) throw ProviderError.permanent(operation, `Invalid lock token: the token ${problem}`);
+}
+
+/** Refuse, as a permanent error of `operation`, strings that a text column cannot hold. */
+function checkArguments(operation: string, values: Readonly<Record<string, string | null>>): void {
+  validated(operation, () => {
+    for (const [what, value] of Object.entries(values)) checkTextColumn(value, what);
+  });
 }
 
 function errorMessage(error: unknown): string {
@@ -89,19 +107,14 @@ export async function enqueueForOrchestrator(
   delayMs: number | null,
 ): Promise<void> {
   const op = "enqueue_for_orchestrator";
-  const { kind, instance } = validated(op, () => {
+  const { kind, instance, text } = validated(op, () => {
     workItemFromJson(item);
-    return { kind: workItemKind(item), instance: orchestratorInstanceOf(item) };
+    const instance = orchestratorInstanceOf(item);
+    checkTextColumn(instance, "instance id");
+    return { kind: workItemKind(item), instance, text: encodeWorkItem(item) };
   });
   const fireAtMs = "TimerFired" in item ? item.TimerFired.fire_at_ms : null;
-  await sql.call(op, "enqueue_orchestrator_item", [
-    instance,
-    kind,
-    encodeWorkItem(item),
-    fireAtMs,
-    delayMs ?? 0,
-    sql.now(),
-  ]);
+  await sql.call(op, "enqueue_orchestrator_item", [instance, kind, text, fireAtMs, delayMs ?? 0, sql.now()]);
 }
 
 /** A version as the integer SQL compares: exact while minor and patch stay below 1000. */
@@ -265,20 +278,36 @@ function ackArguments(op: string, args: AckOrchestrationArgs, now: number): unkn
         throw new CodecError(`worker items must be ActivityExecute, got ${workItemKind(item)}`);
       }
       const a = item.ActivityExecute;
+      checkTextColumn(a.instance, "worker item instance id");
+      checkTextColumn(a.session_id, "worker item session id");
+      checkTextColumn(a.tag, "worker item tag");
       return { text: encodeWorkItem(item), a };
     });
     const orchestrator = args.orchestratorItems.map((item) => {
       workItemFromJson(item);
+      const instance = orchestratorInstanceOf(item);
+      checkTextColumn(instance, "orchestrator item instance id");
       return {
         kind: workItemKind(item),
         text: encodeWorkItem(item),
-        instance: orchestratorInstanceOf(item),
+        instance,
         fireAtMs: "TimerFired" in item ? item.TimerFired.fire_at_ms : null,
       };
     });
     const m = args.metadata;
+    checkTextColumn(m.status, "metadata status");
+    checkTextColumn(m.output, "metadata output");
+    checkTextColumn(m.orchestrationName, "metadata orchestration name");
+    checkTextColumn(m.orchestrationVersion, "metadata orchestration version");
+    checkTextColumn(m.parentInstanceId, "metadata parent instance id");
     const customStatus = customStatusChange(args.historyDelta);
+    checkTextColumn(customStatus.value, "custom status");
     const kv = kvOperations(args.historyDelta);
+    for (const o of kv) {
+      checkTextColumn(o.key, "KV key");
+      checkTextColumn(o.value, "KV value");
+    }
+    for (const c of args.cancelledActivities) checkTextColumn(c.instance, "cancelled activity instance id");
     return [
       args.lockToken,
       now,
@@ -319,6 +348,7 @@ function ackArguments(op: string, args: AckOrchestrationArgs, now: number): unkn
 
 export async function ackOrchestrationItem(sql: SqlFunctions, args: AckOrchestrationArgs): Promise<void> {
   const op = "ack_orchestration_item";
+  checkLockToken(op, args.lockToken);
   await sql.call(op, "ack_orchestration_item", ackArguments(op, args, sql.now()));
 }
 
@@ -328,6 +358,7 @@ export async function abandonOrchestrationItem(
   delayMs: number | null,
   ignoreAttempt: boolean,
 ): Promise<void> {
+  checkLockToken("abandon_orchestration_item", lockToken);
   await sql.call("abandon_orchestration_item", "abandon_orchestration_item", [
     lockToken,
     sql.now(),
@@ -341,6 +372,7 @@ export async function renewOrchestrationItemLock(
   lockToken: string,
   extendForMs: number,
 ): Promise<void> {
+  checkLockToken("renew_orchestration_item_lock", lockToken);
   await sql.call("renew_orchestration_item_lock", "renew_orchestration_item_lock", [
     lockToken,
     sql.now(),
@@ -353,6 +385,7 @@ export async function renewOrchestrationItemLock(
 // ---------------------------------------------------------------------------------------------
 
 export async function read(sql: SqlFunctions, instance: string): Promise<Event[]> {
+  checkArguments("read", { "instance id": instance });
   const rows = await sql.call<HistoryRow>("read", "read_history", [instance]);
   return decodeHistoryStrict("read", instance, rows);
 }
@@ -363,6 +396,7 @@ export async function readWithExecution(
   executionId: number,
 ): Promise<Event[]> {
   const op = "read_with_execution";
+  checkArguments(op, { "instance id": instance });
   const rows = await sql.call<HistoryRow>(op, "read_history_with_execution", [instance, executionId]);
   return decodeHistoryStrict(op, instance, rows);
 }
@@ -374,13 +408,16 @@ export async function appendWithExecution(
   events: Event[],
 ): Promise<void> {
   const op = "append_with_execution";
-  const checked = validated(op, () => events.map((event) => eventFromJson(event)));
+  const { checked, texts } = validated(op, () => {
+    checkTextColumn(instance, "instance id");
+    return { checked: events.map((event) => eventFromJson(event)), texts: events.map(encodeEvent) };
+  });
   await sql.call(op, "append_history", [
     instance,
     executionId,
     checked.map((e) => e.event_id),
     checked.map((e) => e.type),
-    events.map(encodeEvent),
+    texts,
     sql.now(),
   ]);
 }
@@ -394,6 +431,7 @@ export async function getCustomStatus(
   instance: string,
   lastSeenVersion: number,
 ): Promise<CustomStatusChange | null> {
+  checkArguments("get_custom_status", { "instance id": instance });
   const row = await sql.callOne<{ custom_status: string | null; custom_status_version: number }>(
     "get_custom_status",
     "get_custom_status",
@@ -402,11 +440,13 @@ export async function getCustomStatus(
   return row ? { customStatus: row.custom_status, version: row.custom_status_version } : null;
 }
 export async function getKvValue(sql: SqlFunctions, instance: string, key: string): Promise<string | null> {
+  checkArguments("get_kv_value", { "instance id": instance, "KV key": key });
   const row = await sql.callOne<{ value: string }>("get_kv_value", "get_kv_value", [instance, key]);
   return row?.value ?? null;
 }
 
 export async function getKvAllValues(sql: SqlFunctions, instance: string): Promise<Map<string, string>> {
+  checkArguments("get_kv_all_values", { "instance id": instance });
   const rows = await sql.call<{ key: string; value: string }>("get_kv_all_values", "get_kv_all_values", [
     instance,
   ]);

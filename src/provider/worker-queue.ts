@@ -3,8 +3,9 @@
  * (migrations/0003, 0008 sessions, 0009 tag routing); this side encodes, extracts the identity
  * columns SQL needs and strictly decodes what comes back.
  */
-import { CodecError, decodeWorkItem, encodeWorkItem, workItemKind } from "./codec.ts";
+import { CodecError, checkTextColumn, decodeWorkItem, encodeWorkItem, workItemKind } from "./codec.ts";
 import { ProviderError } from "./errors.ts";
+import { checkLockToken } from "./orchestration-store.ts";
 import type { SqlFunctions } from "./sql.ts";
 import type { FetchedWorkItem, SessionFetchConfig, TagFilter, WorkItem } from "./types.ts";
 
@@ -17,8 +18,15 @@ function identityOf(item: WorkItem) {
   return [null, null, null, null, null] as const;
 }
 
-function encodeOrThrow(operation: string, item: WorkItem): string {
+/** Encode `item` (and check the strings bound for text columns), as a permanent error of `operation`. */
+function encodeOrThrow(
+  operation: string,
+  item: WorkItem,
+  columns: Readonly<Record<string, string | null>> = {},
+): string {
   try {
+    for (const [what, value] of Object.entries(columns)) checkTextColumn(value, what);
+    workItemKind(item);
     return encodeWorkItem(item);
   } catch (error) {
     if (error instanceof CodecError) throw ProviderError.permanent(operation, error.message, error);
@@ -27,11 +35,16 @@ function encodeOrThrow(operation: string, item: WorkItem): string {
 }
 
 export async function enqueueForWorker(sql: SqlFunctions, item: WorkItem): Promise<void> {
-  const text = encodeOrThrow("enqueue_for_worker", item);
+  const identity = identityOf(item);
+  const text = encodeOrThrow("enqueue_for_worker", item, {
+    "instance id": identity[0],
+    "session id": identity[3],
+    tag: identity[4],
+  });
   await sql.call("enqueue_for_worker", "enqueue_worker_item", [
     workItemKind(item),
     text,
-    ...identityOf(item),
+    ...identity,
     sql.now(),
   ]);
 }
@@ -91,17 +104,18 @@ export async function ackWorkItem(
   let kind: string | null = null;
   let text: string | null = null;
   let instance: string | null = null;
+  checkLockToken("ack_work_item", lockToken);
   if (completion !== null) {
     if ("ActivityCompleted" in completion) instance = completion.ActivityCompleted.instance;
     else if ("ActivityFailed" in completion) instance = completion.ActivityFailed.instance;
     else {
       throw ProviderError.permanent(
         "ack_work_item",
-        `a work item completion must be ActivityCompleted or ActivityFailed, got ${workItemKind(completion)}`,
+        `a work item completion must be ActivityCompleted or ActivityFailed, got ${Object.keys(completion).join(", ")}`,
       );
     }
     kind = workItemKind(completion);
-    text = encodeOrThrow("ack_work_item", completion);
+    text = encodeOrThrow("ack_work_item", completion, { "completion instance id": instance });
   }
   await sql.call("ack_work_item", "ack_work_item", [lockToken, kind, text, instance, sql.now()]);
 }
@@ -111,6 +125,7 @@ export async function renewWorkItemLock(
   lockToken: string,
   extendForMs: number,
 ): Promise<void> {
+  checkLockToken("renew_work_item_lock", lockToken);
   await sql.call("renew_work_item_lock", "renew_work_item_lock", [lockToken, extendForMs, sql.now()]);
 }
 
@@ -120,6 +135,7 @@ export async function abandonWorkItem(
   delayMs: number | null,
   ignoreAttempt: boolean,
 ): Promise<void> {
+  checkLockToken("abandon_work_item", lockToken);
   await sql.call("abandon_work_item", "abandon_work_item", [
     lockToken,
     delayMs ?? 0,
