@@ -5,7 +5,8 @@
  * `search_path` set to that schema, and records it (with a SHA-256 checksum) in the schema's own
  * `schema_migrations` table. Many schemas per database are tracked independently; concurrent
  * runners on the same schema serialise on a session advisory lock keyed by the schema name; an
- * applied migration whose file changed since is refused.
+ * applied migration whose file changed since is refused. Once 0014_least_privilege is applied, it
+ * is run again after every later migration and at the end of every run (see LEAST_PRIVILEGE_FILE).
  */
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
@@ -35,6 +36,19 @@ export class MigrationError extends Error {
 }
 
 const FILE_PATTERN = /^(\d{4})_([a-z0-9_]+)\.sql$/;
+
+/**
+ * The migration that makes every store function SECURITY DEFINER and revokes EXECUTE from PUBLIC.
+ * Once a schema has it, the runner runs it again (it is idempotent) in the transaction of every
+ * later migration and once at the end of every run. Why the runner and not a check: a later
+ * `CREATE OR REPLACE FUNCTION` silently resets SECURITY DEFINER, and a new function starts with
+ * EXECUTE for PUBLIC. A check (in schema:check or a test) would only catch that in our own CI; a
+ * schema migrated elsewhere, or a function replaced by hand, would break the runtime role (its calls
+ * failing with permission denied on a table) or widen access. Re-applying it keeps every schema
+ * right by construction, in the same commit as the change, whoever wrote the later migration; and
+ * the step fails the migration, rather than guess, if a function does not pin its search_path.
+ */
+export const LEAST_PRIVILEGE_FILE = "0014_least_privilege.sql";
 
 /** Read every migration file, ordered by version. */
 export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
@@ -81,9 +95,10 @@ export interface MigrateOptions {
   log?: (line: string) => void;
 }
 
-type Queryable = pg.Pool | pg.Client | string;
+export type Queryable = pg.Pool | pg.Client | string;
 
-async function withClient<T>(db: Queryable, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+/** Run `fn` on a client of `db`: a new connection for a URL, one borrowed from a pool, or the client itself. */
+export async function withClient<T>(db: Queryable, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
   if (typeof db === "string") {
     const client = new pg.Client({ connectionString: db });
     await client.connect();
@@ -123,6 +138,25 @@ async function appliedRows(client: pg.ClientBase, quoted: string) {
   return new Map(rows.map((r) => [r.version, r]));
 }
 
+/**
+ * Run `fn` holding the schema's session-level migration lock: migration runs (and runtime-role
+ * grants) on one schema wait their turn.
+ */
+export async function withSchemaLock<T>(
+  client: pg.ClientBase,
+  schema: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  await client.query("SELECT pg_advisory_lock(hashtextextended('pg-durable:migrate:' || $1, 0))", [schema]);
+  try {
+    return await fn();
+  } finally {
+    await client.query("SELECT pg_advisory_unlock(hashtextextended('pg-durable:migrate:' || $1, 0))", [
+      schema,
+    ]);
+  }
+}
+
 /** Apply pending migrations to `schema`. Returns the versions applied by this call. */
 export async function migrate(
   db: Queryable,
@@ -130,13 +164,11 @@ export async function migrate(
   options: MigrateOptions = {},
 ): Promise<number[]> {
   const quoted = quoteSchema(schema);
-  const migrations = (await loadMigrations(options.dir)).filter(
-    (m) => options.toVersion === undefined || m.version <= options.toVersion,
-  );
+  const all = await loadMigrations(options.dir);
+  const leastPrivilege = all.find((m) => m.file === LEAST_PRIVILEGE_FILE);
+  const migrations = all.filter((m) => options.toVersion === undefined || m.version <= options.toVersion);
   return await withClient(db, async (client) => {
-    // Session-level lock for the whole run: concurrent runners on one schema wait their turn.
-    await client.query("SELECT pg_advisory_lock(hashtextextended('pg-durable:migrate:' || $1, 0))", [schema]);
-    try {
+    return await withSchemaLock(client, schema, async () => {
       await ensureTrackingTable(client, quoted);
       const applied = await appliedRows(client, quoted);
       const done: number[] = [];
@@ -152,34 +184,75 @@ export async function migrate(
           }
           continue;
         }
-        await client.query("BEGIN");
-        try {
-          // Functions declare `SET search_path FROM CURRENT`, capturing this: they always resolve
-          // names in their own schema, whatever the caller's search_path (pg_temp last, for safety).
-          await client.query(`SET LOCAL search_path TO ${quoted}, pg_temp`);
-          await client.query(m.sql);
-          await client.query(
-            `INSERT INTO ${quoted}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)`,
-            [m.version, m.name, m.checksum],
-          );
-          await client.query("COMMIT");
-        } catch (error) {
-          await client.query("ROLLBACK");
-          const message = error instanceof Error ? error.message : String(error);
-          throw new MigrationError(`migration ${m.file} failed on schema ${schema}: ${message}`, {
-            cause: error,
-          });
-        }
+        await inSchemaTransaction(
+          client,
+          quoted,
+          `migration ${m.file} failed on schema ${schema}`,
+          async () => {
+            await client.query(m.sql);
+            // Keep what this migration created or replaced SECURITY DEFINER, in the same commit.
+            if (leastPrivilege && m.version > leastPrivilege.version) await client.query(leastPrivilege.sql);
+            await client.query(
+              `INSERT INTO ${quoted}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)`,
+              [m.version, m.name, m.checksum],
+            );
+          },
+        );
         options.log?.(`applied ${m.file} to ${schema}`);
         done.push(m.version);
       }
+      // Also repair what was changed outside the runner (a function replaced by hand). Read-only
+      // when nothing needs fixing, so a start-up `migrate: true` does not churn the catalog.
+      if (leastPrivilege && (applied.has(leastPrivilege.version) || done.includes(leastPrivilege.version))) {
+        await inSchemaTransaction(
+          client,
+          quoted,
+          `re-applying ${leastPrivilege.file} failed on schema ${schema}`,
+          async () => {
+            await client.query(leastPrivilege.sql);
+          },
+        );
+      }
       return done;
-    } finally {
-      await client.query("SELECT pg_advisory_unlock(hashtextextended('pg-durable:migrate:' || $1, 0))", [
-        schema,
-      ]);
-    }
+    });
   });
+}
+
+/**
+ * A migration applied while runtimes work on the schema can lose a deadlock against them (e.g.
+ * CREATE TRIGGER locking queue tables one after another while acks write to them); Postgres then
+ * rolls the whole migration back, so running it again is safe.
+ */
+const LOST_RACE_SQLSTATES = new Set(["40P01", "40001"]); // deadlock, serialization failure
+const MAX_LOST_RACES = 20;
+
+/** Run `fn` in a transaction whose search_path is the schema; on error roll back and throw `failure`. */
+async function inSchemaTransaction(
+  client: pg.ClientBase,
+  quoted: string,
+  failure: string,
+  fn: () => Promise<void>,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    await client.query("BEGIN");
+    try {
+      // Functions declare `SET search_path FROM CURRENT`, capturing this: they always resolve
+      // names in their own schema, whatever the caller's search_path (pg_temp last, for safety).
+      await client.query(`SET LOCAL search_path TO ${quoted}, pg_temp`);
+      await fn();
+      await client.query("COMMIT");
+      return;
+    } catch (error) {
+      await client.query("ROLLBACK");
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === "string" && LOST_RACE_SQLSTATES.has(code) && attempt < MAX_LOST_RACES) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(20 * 2 ** attempt, 1000)));
+        continue;
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      throw new MigrationError(`${failure}: ${message}`, { cause: error });
+    }
+  }
 }
 
 /** Every migration on disk with whether (and when) it was applied to `schema`. */

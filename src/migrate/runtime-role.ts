@@ -1,0 +1,157 @@
+/**
+ * Runtime roles: a login role that a runtime (PostgresProvider with `migrate: false`) connects as,
+ * allowed to call the store's functions of one schema and nothing else.
+ *
+ * After 0014_least_privilege every store function is SECURITY DEFINER with EXECUTE revoked from
+ * PUBLIC, so a runtime role needs exactly USAGE on the schema and EXECUTE on its functions: no
+ * table, sequence or CREATE privilege. Trigger functions are left out (firing a trigger needs no
+ * EXECUTE). Migrating stays with the schema's owner.
+ *
+ * A function added by a later migration starts without the grant: run the grant again after
+ * migrating (`npm run migrate -- --schema S --grant-runtime-role ROLE` migrates, then grants).
+ */
+import pg from "pg";
+import {
+  LEAST_PRIVILEGE_FILE,
+  loadMigrations,
+  MigrationError,
+  type Queryable,
+  quoteSchema,
+  withClient,
+  withSchemaLock,
+} from "./migrations.ts";
+
+function checkRoleName(role: string): void {
+  if (typeof role !== "string" || role.length === 0) throw new MigrationError("role name must not be empty");
+  if (role.includes("\0")) throw new MigrationError("role name must not contain NUL");
+  if (Buffer.byteLength(role, "utf8") > 63) {
+    throw new MigrationError(`role name is longer than 63 bytes (Postgres would truncate it): ${role}`);
+  }
+}
+
+async function requireRole(client: pg.ClientBase, role: string): Promise<void> {
+  const { rowCount } = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]);
+  if (!rowCount) {
+    throw new MigrationError(
+      `role ${pg.escapeIdentifier(role)} does not exist: create it first ` +
+        `(CREATE ROLE ${pg.escapeIdentifier(role)} LOGIN PASSWORD '…')`,
+    );
+  }
+}
+
+/** The schema must be migrated at least to 0014, or its functions would still run as the caller. */
+async function requireLeastPrivilegeApplied(client: pg.ClientBase, schema: string): Promise<void> {
+  const quoted = quoteSchema(schema);
+  const leastPrivilege = (await loadMigrations()).find((m) => m.file === LEAST_PRIVILEGE_FILE)!;
+  const tracked = await client.query<{ ok: boolean }>("SELECT to_regclass($1) IS NOT NULL AS ok", [
+    `${quoted}.schema_migrations`,
+  ]);
+  const applied =
+    tracked.rows[0]?.ok &&
+    (
+      await client.query(`SELECT 1 FROM ${quoted}.schema_migrations WHERE version = $1`, [
+        leastPrivilege.version,
+      ])
+    ).rowCount === 1;
+  if (!applied) {
+    throw new MigrationError(
+      `schema ${schema} is not migrated to ${leastPrivilege.file}: migrate it before granting a runtime role`,
+    );
+  }
+}
+
+/**
+ * The functions a runtime role may call: every function and procedure of schema $1 except trigger
+ * functions and functions belonging to an extension installed in the schema.
+ */
+const RUNTIME_ROUTINES = `
+  FROM pg_proc p
+  JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = $1
+   AND p.prokind IN ('f', 'p')
+   AND p.prorettype <> 'trigger'::regtype
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')`;
+
+async function inTransaction(client: pg.ClientBase, fn: () => Promise<void>): Promise<void> {
+  await client.query("BEGIN");
+  try {
+    await fn();
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK");
+    throw error;
+  }
+}
+
+/**
+ * Grant `role` USAGE on `schema` and EXECUTE on every non-trigger function in it; nothing else.
+ * The role must exist and the schema be migrated to 0014 or later. Idempotent.
+ */
+export async function grantRuntimeRole(db: Queryable, schema: string, role: string): Promise<void> {
+  quoteSchema(schema);
+  checkRoleName(role);
+  await withClient(db, async (client) => {
+    await withSchemaLock(client, schema, async () => {
+      await requireRole(client, role);
+      await requireLeastPrivilegeApplied(client, schema);
+      // The statements are built by the server with format('%I'): schema, function and role names
+      // are quoted there, and argument types come from pg_get_function_identity_arguments.
+      const { rows } = await client.query<{ usage: string; execute: string | null }>(
+        `SELECT format('GRANT USAGE ON SCHEMA %I TO %I', $1::text, $2::text) AS usage,
+                format('GRANT EXECUTE ON ROUTINE %s TO %I',
+                       string_agg(format('%I.%I(%s)', n.nspname, p.proname,
+                                         pg_get_function_identity_arguments(p.oid)),
+                                  ', ' ORDER BY p.proname, p.oid),
+                       $2::text) AS execute
+           ${RUNTIME_ROUTINES}`,
+        [schema, role],
+      );
+      const row = rows[0]!;
+      await inTransaction(client, async () => {
+        await client.query(row.usage);
+        if (row.execute) await client.query(row.execute);
+        // A GRANT by someone without the right to give it is only a warning: check it took effect.
+        const check = await client.query<{ missing: string | null }>(
+          `SELECT CASE WHEN NOT has_schema_privilege($2::text, $1::text, 'USAGE') THEN 'USAGE on the schema'
+                       ELSE (SELECT string_agg(p.proname, ', ') ${RUNTIME_ROUTINES}
+                                AND NOT has_function_privilege($2::text, p.oid, 'EXECUTE')) END AS missing`,
+          [schema, role],
+        );
+        const missing = check.rows[0]?.missing;
+        if (missing) {
+          throw new MigrationError(
+            `granting ${role} on schema ${schema} had no effect on ${missing}: ` +
+              "run it as the schema's owner (the role that migrated it) or a superuser",
+          );
+        }
+      });
+    });
+  });
+}
+
+/**
+ * Take back what grantRuntimeRole gave: USAGE on `schema` and EXECUTE on its functions. The role
+ * must exist; other privileges it may hold elsewhere are left alone. Idempotent.
+ */
+export async function revokeRuntimeRole(db: Queryable, schema: string, role: string): Promise<void> {
+  quoteSchema(schema);
+  checkRoleName(role);
+  await withClient(db, async (client) => {
+    await withSchemaLock(client, schema, async () => {
+      await requireRole(client, role);
+      const { rows } = await client.query<{ execute: string; usage: string }>(
+        `SELECT format('REVOKE EXECUTE ON ALL ROUTINES IN SCHEMA %I FROM %I', $1::text, $2::text) AS execute,
+                format('REVOKE USAGE ON SCHEMA %I FROM %I', $1::text, $2::text) AS usage
+          WHERE EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`,
+        [schema, role],
+      );
+      const row = rows[0];
+      if (!row) throw new MigrationError(`schema ${schema} does not exist`);
+      await inTransaction(client, async () => {
+        await client.query(row.execute);
+        await client.query(row.usage);
+      });
+    });
+  });
+}
