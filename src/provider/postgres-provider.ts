@@ -8,7 +8,7 @@
  *   admin.ts                ProviderAdmin (listings, info, metrics, deletion, pruning) and stats
  */
 import pg from "pg";
-import { migrate } from "../migrate/migrations.ts";
+import { migrate, quoteSchema } from "../migrate/migrations.ts";
 import { PostgresAdmin } from "./admin.ts";
 import * as orchestrations from "./orchestration-store.ts";
 import { SqlFunctions } from "./sql.ts";
@@ -90,6 +90,7 @@ export class PostgresProvider implements Provider {
   /** Create a provider from a connection string or an existing pool, migrating on request. */
   static async create(options: PostgresProviderOptions): Promise<PostgresProvider> {
     const schema = options.schema ?? "public";
+    quoteSchema(schema); // refuse a name Postgres would truncate before opening any connection
     let pool = options.pool;
     const ownsPool = pool === undefined;
     if (!pool) {

@@ -5,7 +5,8 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import { quoteSchema } from "../migrate/migrations.ts";
-import { isStalePlanError, toProviderError } from "./errors.ts";
+import { textColumnProblem } from "./codec.ts";
+import { isStalePlanError, ProviderError, toProviderError } from "./errors.ts";
 
 /**
  * bigint (int8) columns come back as JS numbers: ids, attempt counts and epoch-ms times all stay
@@ -50,6 +51,13 @@ export class SqlFunctions {
     fn: string,
     args: readonly unknown[],
   ): Promise<Row[]> {
+    // Backstop for callers that did not check their ids (admin methods among them): a NUL would
+    // fail inside Postgres with an encoding error, and a lone surrogate would silently become
+    // U+FFFD and address another instance.
+    args.forEach((arg, i) => {
+      const problem = typeof arg === "string" ? textColumnProblem(arg) : null;
+      if (problem) throw ProviderError.permanent(operation, `argument ${i + 1} ${problem}`);
+    });
     const placeholders = args.map((_, i) => `$${i + 1}`).join(", ");
     const renames = this.renames.get(fn) ?? 0;
     const query: pg.QueryConfig = {

@@ -550,6 +550,12 @@ describe("lone UTF-16 surrogates", () => {
     );
     await expectPermanent(provider.read("id\uD800"), /lone UTF-16 surrogate/);
     await expectPermanent(provider.getKvAllValues("id\uDBFF"), /lone UTF-16 surrogate/);
+    // Admin calls too: deleting or inspecting "id\uD800" must not touch "id\uFFFD".
+    const admin = provider.asManagementCapability()!;
+    await expectPermanent(admin.deleteInstance("id\uD800", true), /lone UTF-16 surrogate/);
+    await expectPermanent(admin.getInstanceInfo("id\uD800"), /lone UTF-16 surrogate/);
+    await expectPermanent(admin.listExecutions("id\uDC00"), /lone UTF-16 surrogate/);
+    await expectPermanent(admin.getInstanceInfo("a\u0000b"), /NUL character/);
     expect(await instanceRows(store.pool, store.schema, replaced)).toEqual(before);
   });
 
