@@ -6,7 +6,15 @@ import type pg from "pg";
 import { expect } from "vitest";
 import { quoteSchema } from "../../src/migrate/migrations.ts";
 import { ProviderError } from "../../src/provider/errors.ts";
-import type { ErrorDetails, Event, EventKind, WorkItem } from "../../src/provider/types.ts";
+import type {
+  ErrorDetails,
+  Event,
+  EventKind,
+  FetchedOrchestrationItem,
+  FetchedWorkItem,
+  Provider,
+  WorkItem,
+} from "../../src/provider/types.ts";
 
 /** Every table of the store that holds state. */
 export const TABLES = [
@@ -113,4 +121,21 @@ export function activity(instance: string, id: number, name = "A", input = "{}")
 
 export function appError(message: string): ErrorDetails {
   return { Application: { kind: "ActivityFailed", message, retryable: false } };
+}
+
+/** Fetch an orchestration item that must be ready (any instance), failing the test otherwise. */
+export async function fetchReadyOrchestrationItem(
+  provider: Provider,
+  lockMs: number,
+): Promise<FetchedOrchestrationItem> {
+  const fetched = await provider.fetchOrchestrationItem(lockMs, 0, null);
+  expect(fetched, "an orchestration item is ready").not.toBeNull();
+  return fetched as FetchedOrchestrationItem;
+}
+
+/** Fetch a work item that must be ready (any tag), failing the test otherwise. */
+export async function fetchReadyWorkItem(provider: Provider, lockMs: number): Promise<FetchedWorkItem> {
+  const fetched = await provider.fetchWorkItem(lockMs, 0, null, { kind: "any" });
+  expect(fetched, "a work item is ready").not.toBeNull();
+  return fetched as FetchedWorkItem;
 }

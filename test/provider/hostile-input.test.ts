@@ -16,19 +16,15 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { quoteSchema } from "../../src/migrate/migrations.ts";
 import { PostgresProvider } from "../../src/provider/postgres-provider.ts";
-import type {
-  Event,
-  ExecutionMetadata,
-  FetchedOrchestrationItem,
-  FetchedWorkItem,
-  WorkItem,
-} from "../../src/provider/types.ts";
+import type { Event, ExecutionMetadata, WorkItem } from "../../src/provider/types.ts";
 import { createTestSchema, type TestSchema } from "../../src/testing/test-schema.ts";
 import {
   activity,
   appError,
   event,
   expectPermanent,
+  fetchReadyOrchestrationItem,
+  fetchReadyWorkItem,
   instanceRows,
   snapshot,
   startedEvent,
@@ -54,17 +50,8 @@ afterEach(async () => {
   await store.drop();
 });
 
-async function fetchOrch(): Promise<FetchedOrchestrationItem> {
-  const fetched = await provider.fetchOrchestrationItem(LOCK_MS, 0, null);
-  expect(fetched, "an orchestration item is ready").not.toBeNull();
-  return fetched as FetchedOrchestrationItem;
-}
-
-async function fetchWork(): Promise<FetchedWorkItem> {
-  const fetched = await provider.fetchWorkItem(LOCK_MS, 0, null, { kind: "any" });
-  expect(fetched, "a work item is ready").not.toBeNull();
-  return fetched as FetchedWorkItem;
-}
+const fetchOrch = () => fetchReadyOrchestrationItem(provider, LOCK_MS);
+const fetchWork = () => fetchReadyWorkItem(provider, LOCK_MS);
 
 /** A completed instance with history, KV in kv_store and a custom status: it must never change. */
 async function createBystander(): Promise<void> {

@@ -16,6 +16,8 @@ import {
   activity,
   event,
   expectPermanent,
+  fetchReadyOrchestrationItem,
+  fetchReadyWorkItem,
   instanceRows,
   snapshot,
   startedEvent,
@@ -37,17 +39,8 @@ afterEach(async () => {
   await store.drop();
 });
 
-async function fetchOrch(): Promise<FetchedOrchestrationItem> {
-  const fetched = await provider.fetchOrchestrationItem(LOCK_MS, 0, null);
-  expect(fetched, "an orchestration item is ready").not.toBeNull();
-  return fetched as FetchedOrchestrationItem;
-}
-
-async function fetchWork(): Promise<FetchedWorkItem> {
-  const fetched = await provider.fetchWorkItem(LOCK_MS, 0, null, { kind: "any" });
-  expect(fetched, "a work item is ready").not.toBeNull();
-  return fetched as FetchedWorkItem;
-}
+const fetchOrch = () => fetchReadyOrchestrationItem(provider, LOCK_MS);
+const fetchWork = () => fetchReadyWorkItem(provider, LOCK_MS);
 
 /** Start `instance` and commit its first turn (instance row + history), leaving nothing queued. */
 async function createInstance(instance: string): Promise<void> {
