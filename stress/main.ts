@@ -63,7 +63,7 @@ async function runScenario(
     const cpuBefore = process.cpuUsage();
     const before = await sampleCounters(adminPool);
     const chaos = config.chaos ? startChaos(config, url, host, ownServer) : null;
-    const outcome = await runWorkloadFor(scenario, config, client, watcher, chaos);
+    const outcome = await runWorkloadFor(scenario, config, client, watcher, chaos, host);
     if (chaos) console.log(`chaos: ${chaos.total()} faults injected ${JSON.stringify(chaos.counts())}`);
     const after = await sampleCounters(adminPool);
     const hostUsage = await host.stop();
@@ -129,6 +129,7 @@ async function runWorkloadFor(
   client: Client,
   watcher: CompletionWatcher,
   chaos: Chaos | null,
+  host: RuntimeHost,
 ) {
   let faultsStopped: Promise<unknown> | null = null;
   const result = await runWorkload(client, watcher, {
@@ -138,7 +139,7 @@ async function runWorkloadFor(
     maxConcurrent: config.maxConcurrent,
     durationMs: config.durationSec * 1000,
     drainTimeoutMs: config.drainTimeoutSec * 1000,
-    onProgress: progressPrinter(scenario.name),
+    onProgress: progressPrinter(scenario.name, () => host.runtimeRssMb()),
     // Faults stop when launching stops; the drain that follows is the recovery being checked.
     onTick: (elapsedMs) => {
       if (chaos && !faultsStopped && elapsedMs >= config.durationSec * 1000) faultsStopped = chaos.stop();

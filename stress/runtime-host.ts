@@ -23,6 +23,8 @@ export interface RuntimeHost {
   stop(): Promise<HostUsage>;
   /** Chaos: hold every connection of one runtime's pool for `ms`; resolves with how many were held. */
   exhaustPool(ms: number): Promise<number>;
+  /** RSS in MB of the largest runtime process right now; null when the runtime runs in this process. */
+  runtimeRssMb(): number | null;
   /** Chaos: SIGKILL one runtime process and start a replacement; absent when in-process. */
   killOne?(): Promise<string>;
 }
@@ -94,6 +96,10 @@ export class InProcessHost implements RuntimeHost {
   async exhaustPool(ms: number): Promise<number> {
     return this.built ? await holdPool(this.built.provider.pool, ms) : 0;
   }
+
+  runtimeRssMb(): number | null {
+    return null; // the caller's own RSS includes the runtime
+  }
 }
 
 const CHILD_ENTRY = join(dirname(fileURLToPath(import.meta.url)), "runtime-process.ts");
@@ -106,6 +112,7 @@ interface ChildReport {
 
 export class ChildProcessHost implements RuntimeHost {
   private children: ChildProcess[] = [];
+  private readonly rssMb = new Map<ChildProcess, number>();
   private killedUsage: HostUsage = { cpuSec: 0, peakRssMb: 0 };
   constructor(
     private readonly spec: RuntimeSpec,
@@ -128,6 +135,10 @@ export class ChildProcessHost implements RuntimeHost {
       child.on("message", onMessage);
       child.once("exit", (code) => reject(new Error(`runtime process exited with ${code} before starting`)));
     });
+    child.on("message", (m: { type?: string; rssMb?: number }) => {
+      if (m?.type === "memory" && typeof m.rssMb === "number") this.rssMb.set(child, m.rssMb);
+    });
+    child.once("exit", () => this.rssMb.delete(child));
     return child;
   }
 
@@ -144,6 +155,10 @@ export class ChildProcessHost implements RuntimeHost {
     const replacement = await this.spawnOne();
     this.children.push(replacement);
     return `SIGKILLed runtime process ${victim.pid}; replacement ${replacement.pid} started in ${Date.now() - t0} ms`;
+  }
+
+  runtimeRssMb(): number | null {
+    return this.rssMb.size > 0 ? Math.max(...this.rssMb.values()) : null;
   }
 
   /** Ask one runtime process (at random) to hold its whole pool for `ms`. */

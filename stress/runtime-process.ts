@@ -15,6 +15,11 @@ if (!spec || !process.send) {
 const { runtime, provider } = await buildRuntime(spec);
 await runtime.start();
 process.send({ type: "started" });
+// The parent shows the runtimes' memory in its progress line, so growth over a long run is visible.
+setInterval(
+  () => process.send?.({ type: "memory", rssMb: process.memoryUsage().rss / 1048576 }),
+  5000,
+).unref();
 
 process.on("message", async (message: { type?: string; ms?: number }) => {
   if (message?.type === "exhaust-pool") {

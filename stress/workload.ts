@@ -53,20 +53,35 @@ export async function runWorkload(
   const started = Date.now();
   let lastProgress = 0;
 
-  // A start whose connection broke may or may not have committed. Starting the same id again is
-  // safe (a duplicate start is ignored), so a failed start is retried with the same id and input,
-  // and the latency clock keeps the first attempt's time.
-  let pending: { id: string; input: unknown; t0: number } | null = null;
-  const launch = async () => {
-    pending ??= { id: `${o.scenario}-${runId}-${next++}`, input: o.input(), t0: Date.now() };
-    try {
-      await client.startOrchestration(pending.id, o.orchestration, pending.input);
-      inFlight.set(pending.id, pending.t0);
-      launched.push(pending.id);
-      pending = null;
-    } catch {
-      startErrors++;
-      await sleep(50);
+  // Starts run concurrently (the client's pool bounds them), so launching never throttles a run
+  // whose runtimes are faster than one start at a time. A start whose connection broke may or may
+  // not have committed; starting the same id again is safe (a duplicate start is ignored), so it is
+  // retried with the same id and input until the drain deadline, and its latency counts from the
+  // first attempt.
+  const retryDeadline = started + o.durationMs + o.drainTimeoutMs;
+  const launching = new Set<Promise<void>>();
+  const launchOne = async (id: string, input: unknown, t0: number): Promise<void> => {
+    for (;;) {
+      try {
+        await client.startOrchestration(id, o.orchestration, input);
+        inFlight.set(id, t0);
+        launched.push(id);
+        return;
+      } catch {
+        startErrors++;
+        if (Date.now() > retryDeadline) return; // if it did commit, the check reports it untracked
+        await sleep(50);
+      }
+    }
+  };
+  const fill = () => {
+    while (inFlight.size + launching.size < o.maxConcurrent) {
+      const launch: Promise<void> = launchOne(
+        `${o.scenario}-${runId}-${next++}`,
+        o.input(),
+        Date.now(),
+      ).finally(() => launching.delete(launch));
+      launching.add(launch);
     }
   };
 
@@ -101,15 +116,15 @@ export async function runWorkload(
   };
 
   while (Date.now() - started < o.durationMs) {
-    while (inFlight.size < o.maxConcurrent && Date.now() - started < o.durationMs) await launch();
+    fill();
     await sleep(5);
     await collect();
     await o.onTick?.(Date.now() - started);
     report();
   }
   const drainDeadline = Date.now() + o.drainTimeoutMs;
-  // A start still failing when the time ran out may have committed: settle it before draining.
-  while (pending && Date.now() < drainDeadline) await launch();
+  // Starts still retrying when the time ran out may have committed: settle them before draining.
+  await Promise.all(launching);
   while (inFlight.size > 0 && Date.now() < drainDeadline) {
     await sleep(10);
     await collect();
