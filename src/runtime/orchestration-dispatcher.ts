@@ -6,6 +6,7 @@
 import type { ErrorDetails, FetchedOrchestrationItem, Provider, WorkItem } from "../provider/types.ts";
 import { displayError, errorMessage } from "./errors.ts";
 import { findStarted } from "./events.ts";
+import { FailureStreak } from "./failure-streak.ts";
 import {
   ackRetryDelayMs,
   fetchErrorBackoffMs,
@@ -64,6 +65,7 @@ export class OrchestrationDispatcher {
   private async loop(): Promise<void> {
     const { provider, options, notifier, stopSignal } = this.deps;
     let errors = 0;
+    const failures = new FailureStreak("fetchOrchestrationItem", options.logger);
     while (!this.stopping) {
       const waiter = notifier.arm("orchestrator");
       const began = Date.now();
@@ -84,12 +86,13 @@ export class OrchestrationDispatcher {
         if (!outcome) break;
         fetched = outcome.value;
         errors = 0;
+        failures.succeeded();
       } catch (error) {
         waiter.cancel();
         this.deps.metrics.providerErrors++;
         if (this.stopping) break;
         const delay = isRetryable(error) ? fetchErrorBackoffMs(errors++) : 100;
-        options.logger.warn(`fetchOrchestrationItem failed (retry in ${delay}ms): ${errorMessage(error)}`);
+        failures.failed(error, delay);
         await sleep(delay, stopSignal);
         continue;
       }

@@ -7,6 +7,7 @@
 import type { ActivityExecuteItem, FetchedWorkItem, Provider, WorkItem } from "../provider/types.ts";
 import { ActivityContext } from "./activity-context.ts";
 import { errorMessage } from "./errors.ts";
+import { FailureStreak } from "./failure-streak.ts";
 import { fromJson, toJson } from "./json.ts";
 import {
   ackRetryDelayMs,
@@ -68,6 +69,7 @@ export class WorkerDispatcher {
     const workerId = this.workerId(slot);
     const ownerId = options.workerNodeId ?? workerId;
     let errors = 0;
+    const failures = new FailureStreak("fetchWorkItem", options.logger);
     while (!stopSignal.aborted) {
       const session =
         sessions.distinct >= options.maxSessionsPerRuntime
@@ -92,12 +94,13 @@ export class WorkerDispatcher {
         if (!outcome) break;
         fetched = outcome.value;
         errors = 0;
+        failures.succeeded();
       } catch (error) {
         waiter.cancel();
         this.deps.metrics.providerErrors++;
         if (stopSignal.aborted) break;
         const delay = isRetryable(error) ? fetchErrorBackoffMs(errors++) : 100;
-        options.logger.warn(`fetchWorkItem failed (retry in ${delay}ms): ${errorMessage(error)}`);
+        failures.failed(error, delay);
         await sleep(delay, stopSignal);
         continue;
       }
