@@ -50,11 +50,6 @@ export function fetchErrorBackoffMs(consecutiveErrors: number): number {
   return Math.min(100 * 2 ** Math.min(consecutiveErrors, 10), 3000);
 }
 
-/** Backoff between retries of an ack: 25 ms·2^n capped at 2 s (8 retries span about 6 s). */
-export function ackRetryDelayMs(attempt: number): number {
-  return Math.min(25 * 2 ** attempt, 2000);
-}
-
 export function isRetryable(error: unknown): boolean {
   if (error instanceof ProviderError) return error.retryable;
   return typeof error === "object" && error !== null && (error as { retryable?: unknown }).retryable === true;

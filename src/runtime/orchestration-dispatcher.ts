@@ -4,16 +4,11 @@
  * abandon; a turn's lock is renewed while it runs.
  */
 import type { ErrorDetails, FetchedOrchestrationItem, Provider, WorkItem } from "../provider/types.ts";
+import { callWithRetries } from "./call-with-retries.ts";
 import { displayError, errorMessage } from "./errors.ts";
 import { findStarted } from "./events.ts";
 import { FailureStreak } from "./failure-streak.ts";
-import {
-  ackRetryDelayMs,
-  fetchErrorBackoffMs,
-  isRetryable,
-  startRenewal,
-  unregisteredBackoffMs,
-} from "./lock-renewal.ts";
+import { fetchErrorBackoffMs, isRetryable, startRenewal, unregisteredBackoffMs } from "./lock-renewal.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
 import { type Notifier, sleep, unlessAborted } from "./notifier.ts";
 import { type ResolvedOptions, renewalIntervalMs } from "./options.ts";
@@ -245,43 +240,34 @@ export class OrchestrationDispatcher {
     const { options } = this.deps;
     const { item, lockToken } = fetched;
     await resolveParentExecution(this.deps.provider, plan);
-    let sawRetryable = false;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.commit(lockToken, plan);
+    const committed = await callWithRetries(
+      () => this.commit(lockToken, plan),
+      ACK_RETRIES,
+      () => this.deps.metrics.providerErrors++,
+    );
+    switch (committed.kind) {
+      case "ok":
         this.afterAck(item.instance, plan, outcome);
         return;
-      } catch (error) {
-        this.deps.metrics.providerErrors++;
-        if (isRetryable(error)) {
-          sawRetryable = true;
-          if (attempt < ACK_RETRIES) {
-            await sleep(ackRetryDelayMs(attempt));
-            continue;
-          }
-          // Nothing is lost by replaying the turn later: it is a pure function of history + batch.
-          options.logger.warn(
-            `ack of ${item.instance} kept failing (${errorMessage(error)}); abandoning the turn`,
-          );
-          await this.abandon(lockToken, FAILED_ACK_ABANDON_MS, false);
-          return;
-        }
-        if (sawRetryable) {
-          // An earlier attempt lost its connection and may have committed, which would explain why
-          // the token is now refused. Recording a failure could be wrong; if nothing committed, the
-          // lock expires and the turn is replayed.
-          options.logger.warn(
-            `ack of ${item.instance} outcome unknown after a lost connection (${errorMessage(error)}); leaving it to lock expiry`,
-          );
-          return;
-        }
-        options.logger.error(`ack of ${item.instance} failed permanently: ${errorMessage(error)}`);
+      case "exhausted":
+        // Nothing is lost by replaying the turn later: it is a pure function of history + batch.
+        options.logger.warn(
+          `ack of ${item.instance} kept failing (${errorMessage(committed.error)}); abandoning the turn`,
+        );
+        await this.abandon(lockToken, FAILED_ACK_ABANDON_MS, false);
+        return;
+      case "unknown":
+        // Recording a failure could be wrong (the lost attempt may have committed); if nothing
+        // committed, the lock expires and the turn is replayed.
+        options.logger.warn(
+          `ack of ${item.instance} outcome unknown after a lost connection (${errorMessage(committed.error)}); leaving it to lock expiry`,
+        );
+        return;
+      case "failed": {
+        const message = errorMessage(committed.error);
+        options.logger.error(`ack of ${item.instance} failed permanently: ${message}`);
         const failure = failTurn(item, this.deps.registry, {
-          Infrastructure: {
-            operation: "ack_orchestration_item",
-            message: errorMessage(error),
-            retryable: false,
-          },
+          Infrastructure: { operation: "ack_orchestration_item", message, retryable: false },
         });
         try {
           await resolveParentExecution(this.deps.provider, failure);

@@ -10,9 +10,8 @@
  * delivered to whatever the new execution scheduled under the same event id.
  */
 import type { Provider } from "../provider/types.ts";
+import { callWithRetries } from "./call-with-retries.ts";
 import { childInstanceId } from "./events.ts";
-import { ackRetryDelayMs, isRetryable } from "./lock-renewal.ts";
-import { sleep } from "./notifier.ts";
 import type { AckPlan } from "./turn.ts";
 
 const READ_RETRIES = 8;
@@ -20,17 +19,10 @@ const READ_RETRIES = 8;
 export async function resolveParentExecution(provider: Provider, plan: AckPlan): Promise<void> {
   const link = plan.parentToResolve;
   if (!link) return;
-  let history: Awaited<ReturnType<Provider["read"]>> | null = null;
-  for (let attempt = 0; history === null; attempt++) {
-    try {
-      history = await provider.read(link.parentInstance);
-    } catch (error) {
-      // A lost connection is worth waiting out: guessing the execution could misroute the answer.
-      if (!isRetryable(error) || attempt >= READ_RETRIES) return; // keep the default (execution 1)
-      await sleep(ackRetryDelayMs(attempt));
-    }
-  }
-  const scheduled = history.find((e) => e.event_id === link.parentId);
+  // A lost connection is worth waiting out: guessing the execution could misroute the answer.
+  const read = await callWithRetries(() => provider.read(link.parentInstance), READ_RETRIES);
+  if (read.kind !== "ok") return; // keep the default (execution 1)
+  const scheduled = read.value.find((e) => e.event_id === link.parentId);
   const executionId =
     scheduled?.type === "SubOrchestrationScheduled" &&
     childInstanceId(link.parentInstance, scheduled.instance) === link.childInstance

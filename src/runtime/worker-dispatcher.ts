@@ -6,16 +6,11 @@
  */
 import type { ActivityExecuteItem, FetchedWorkItem, Provider, WorkItem } from "../provider/types.ts";
 import { ActivityContext } from "./activity-context.ts";
+import { callWithRetries } from "./call-with-retries.ts";
 import { errorMessage } from "./errors.ts";
 import { FailureStreak } from "./failure-streak.ts";
 import { fromJson, toJson } from "./json.ts";
-import {
-  ackRetryDelayMs,
-  fetchErrorBackoffMs,
-  isRetryable,
-  startRenewal,
-  unregisteredBackoffMs,
-} from "./lock-renewal.ts";
+import { fetchErrorBackoffMs, isRetryable, startRenewal, unregisteredBackoffMs } from "./lock-renewal.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
 import { type Notifier, sleep, unlessAborted } from "./notifier.ts";
 import { type ResolvedOptions, renewalIntervalMs } from "./options.ts";
@@ -287,29 +282,20 @@ export class WorkerDispatcher {
    */
   private async complete(lockToken: string, completion: WorkItem): Promise<void> {
     const { provider, options, notifier, metrics } = this.deps;
-    let sawRetryable = false;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await provider.ackWorkItem(lockToken, completion);
-        notifier.notify("orchestrator");
-        return;
-      } catch (error) {
-        metrics.providerErrors++;
-        if (isRetryable(error) && attempt < ACK_RETRIES) {
-          sawRetryable = true;
-          await sleep(ackRetryDelayMs(attempt));
-          continue;
-        }
-        if (sawRetryable && !isRetryable(error)) {
-          options.logger.warn(
-            `ackWorkItem outcome unknown after a lost connection (${errorMessage(error)}); the item returns if it did not commit`,
-          );
-          return;
-        }
-        options.logger.warn(`ackWorkItem failed (${errorMessage(error)}); abandoning the item`);
-        await provider.abandonWorkItem(lockToken, FAILED_ACK_ABANDON_MS, false).catch(() => {});
-        return;
-      }
+    const outcome = await callWithRetries(
+      () => provider.ackWorkItem(lockToken, completion),
+      ACK_RETRIES,
+      () => metrics.providerErrors++,
+    );
+    if (outcome.kind === "ok") {
+      notifier.notify("orchestrator");
+    } else if (outcome.kind === "unknown") {
+      options.logger.warn(
+        `ackWorkItem outcome unknown after a lost connection (${errorMessage(outcome.error)}); the item returns if it did not commit`,
+      );
+    } else {
+      options.logger.warn(`ackWorkItem failed (${errorMessage(outcome.error)}); abandoning the item`);
+      await provider.abandonWorkItem(lockToken, FAILED_ACK_ABANDON_MS, false).catch(() => {});
     }
   }
 }
