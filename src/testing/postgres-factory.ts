@@ -4,10 +4,10 @@
  * URL comes from the global setup unless given).
  */
 import pg from "pg";
-import type { ProviderFactory } from "../../test/validation/factory.ts";
 import { migrate, quoteSchema } from "../migrate/migrations.ts";
 import { PostgresProvider } from "../provider/postgres-provider.ts";
 import type { Provider } from "../provider/types.ts";
+import type { ProviderFactory } from "../validation/factory.ts";
 import { testDatabaseUrl, uniqueSchemaName } from "./test-schema.ts";
 
 export interface PostgresValidationFactoryOptions {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresProvider } from "../../src/provider/postgres-provider.ts";
 import type { Event } from "../../src/provider/types.ts";
 import { Runtime } from "../../src/runtime/runtime.ts";
-import { holdPool } from "../../stress/runtime-host.ts";
+import { holdPool } from "../../src/stress/runtime-host.ts";
 import { createHarness, eventually, FAST, type Harness, sleep } from "./harness.ts";
 
 let h: Harness;

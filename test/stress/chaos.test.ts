@@ -7,8 +7,8 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Chaos } from "../../src/stress/chaos.ts";
 import { createTestSchema, type TestSchema } from "../../src/testing/test-schema.ts";
-import { Chaos } from "../../stress/chaos.ts";
 
 let db: TestSchema;
 

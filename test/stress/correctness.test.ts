@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Event } from "../../src/provider/types.ts";
-import { checkExecutionHistory } from "../../stress/correctness.ts";
+import { checkExecutionHistory } from "../../src/stress/correctness.ts";
 
 const base = { instance_id: "i", execution_id: 1, timestamp_ms: 0, duroxide_version: "0.1.0" };
 const started = (id: number) =>

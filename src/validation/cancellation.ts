@@ -4,7 +4,7 @@
  * worker rows, locked or not, after the same ack's inserts; a deleted row fails ack and renew.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { Event, ExecutionMetadata, Provider, WorkItem } from "../../src/provider/types.ts";
+import type { Event, ExecutionMetadata, Provider, WorkItem } from "../provider/types.ts";
 import type { ProviderFactory } from "./factory.ts";
 import {
   ack,

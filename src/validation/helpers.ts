@@ -24,7 +24,7 @@ import type {
   TagFilter,
   WorkItem,
   WorkItemKind,
-} from "../../src/provider/types.ts";
+} from "../provider/types.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Constants

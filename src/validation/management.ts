@@ -3,7 +3,7 @@
  * per-instance stats (history size, carried-forward queue, KV keys and bytes).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { ExecutionMetadata, Provider } from "../../src/provider/types.ts";
+import type { ExecutionMetadata, Provider } from "../provider/types.ts";
 import type { ProviderFactory } from "./factory.ts";
 import {
   ack,

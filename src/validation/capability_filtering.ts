@@ -6,7 +6,7 @@
  * historyError, counts attempts, and can still be terminated by an append-only ack.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { DispatcherCapabilityFilter, ErrorDetails } from "../../src/provider/types.ts";
+import type { DispatcherCapabilityFilter, ErrorDetails } from "../provider/types.ts";
 import type { ProviderFactory } from "./factory.ts";
 import {
   ack,

@@ -3,7 +3,7 @@
  * Every completion re-fetches the same instance, so it measures queue throughput and instance
  * lock contention as much as raw speed.
  */
-import type { OrchestrationContext } from "../../src/runtime/index.ts";
+import type { OrchestrationContext } from "../../runtime/index.ts";
 import type { Scenario } from "./scenario.ts";
 import { sleep } from "./scenario.ts";
 

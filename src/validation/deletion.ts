@@ -4,7 +4,7 @@
  * a deleted instance's in-flight ack and stale activity results cannot resurrect it.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { Provider } from "../../src/provider/types.ts";
+import type { Provider } from "../provider/types.ts";
 import type { ProviderFactory } from "./factory.ts";
 import {
   ack,

@@ -2,7 +2,7 @@
  * A counter that runs one activity per execution and continues as new until it has run
  * `--tasks` generations: execution-id advancement and per-execution history under concurrency.
  */
-import type { OrchestrationContext } from "../../src/runtime/index.ts";
+import type { OrchestrationContext } from "../../runtime/index.ts";
 import type { Scenario } from "./scenario.ts";
 import { sleep } from "./scenario.ts";
 

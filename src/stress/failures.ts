@@ -1,5 +1,5 @@
 /** Classify a failed orchestration by the ErrorDetails of its OrchestrationFailed event. */
-import type { ErrorDetails, Provider } from "../src/provider/types.ts";
+import type { ErrorDetails, Provider } from "../provider/types.ts";
 import type { FailureCounts } from "./report.ts";
 
 export async function failureKind(provider: Provider, instanceId: string): Promise<keyof FailureCounts> {

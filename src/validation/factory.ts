@@ -1,7 +1,7 @@
 /**
  * What a provider implementation hands the validation suite to certify itself.
  */
-import type { Provider } from "../../src/provider/types.ts";
+import type { Provider } from "../provider/types.ts";
 
 export interface ProviderFactory {
   /** A fresh, isolated provider (empty store). Called once or more per test. */

@@ -4,7 +4,7 @@
  * parent history grows to a few MiB and is reloaded on every turn: serialisation and history
  * loading cost.
  */
-import type { OrchestrationContext } from "../../src/runtime/index.ts";
+import type { OrchestrationContext } from "../../runtime/index.ts";
 import type { Scenario } from "./scenario.ts";
 import { sleep } from "./scenario.ts";
 

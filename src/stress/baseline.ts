@@ -4,7 +4,7 @@
  * script). The stress result is reported as a ratio of it.
  */
 import pg from "pg";
-import { quoteSchema } from "../src/migrate/migrations.ts";
+import { quoteSchema } from "../migrate/migrations.ts";
 
 export interface BaselineResult {
   tps: number;

@@ -2,7 +2,7 @@
  * A stress scenario: the orchestrations and activities it registers, and the input of each
  * instance the pump starts.
  */
-import type { Runtime } from "../../src/runtime/index.ts";
+import type { Runtime } from "../../runtime/index.ts";
 import type { StressConfig } from "../config.ts";
 
 export interface Scenario {

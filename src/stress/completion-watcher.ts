@@ -5,7 +5,7 @@
  * per orchestration can exclude them.
  */
 import type pg from "pg";
-import { quoteSchema } from "../src/migrate/migrations.ts";
+import { quoteSchema } from "../migrate/migrations.ts";
 
 export interface Finished {
   instanceId: string;

@@ -17,7 +17,7 @@ import type {
   SessionFetchConfig,
   TagFilter,
   WorkItem,
-} from "../../src/provider/types.ts";
+} from "../provider/types.ts";
 import type { ProviderFactory } from "./factory.ts";
 import {
   ack,

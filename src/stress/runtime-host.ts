@@ -7,8 +7,8 @@ import { type ChildProcess, fork } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type pg from "pg";
-import { PostgresProvider } from "../src/provider/postgres-provider.ts";
-import { Runtime } from "../src/runtime/index.ts";
+import { PostgresProvider } from "../provider/postgres-provider.ts";
+import { Runtime } from "../runtime/index.ts";
 import type { StressConfig } from "./config.ts";
 import { scenarios } from "./scenarios/index.ts";
 
@@ -102,7 +102,15 @@ export class InProcessHost implements RuntimeHost {
   }
 }
 
-const CHILD_ENTRY = join(dirname(fileURLToPath(import.meta.url)), "runtime-process.ts");
+/**
+ * The child's entry point next to this module: runtime-process.ts when run from source (loaded
+ * through tsx), runtime-process.js in the built package (plain node).
+ */
+const FROM_SOURCE = import.meta.url.endsWith(".ts");
+const CHILD_ENTRY = join(
+  dirname(fileURLToPath(import.meta.url)),
+  `runtime-process.${FROM_SOURCE ? "ts" : "js"}`,
+);
 
 interface ChildReport {
   type: "stopped";
@@ -121,7 +129,7 @@ export class ChildProcessHost implements RuntimeHost {
 
   private async spawnOne(): Promise<ChildProcess> {
     const child = fork(CHILD_ENTRY, [], {
-      execArgv: ["--import", "tsx"],
+      execArgv: FROM_SOURCE ? ["--import", "tsx"] : [],
       env: { ...process.env, PGD_STRESS_SPEC: JSON.stringify(this.spec) },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });

@@ -9,7 +9,7 @@
  * helpers-routing.ts for turn / CAN to n / complete / snapshot).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { Provider } from "../../src/provider/types.ts";
+import type { Provider } from "../provider/types.ts";
 import type { ProviderFactory } from "./factory.ts";
 import {
   ack,

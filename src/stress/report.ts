@@ -105,7 +105,7 @@ function currentCommit(): string {
   }
 }
 
-const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), "results");
+const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "stress", "results");
 
 /** Append one line per scenario to stress/results/<server>.md, creating the file with a header. */
 export async function appendResults(

@@ -3,7 +3,7 @@
  * ack's delta (last one wins, one version step per ack) and read with a change detector.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { Provider } from "../../src/provider/types.ts";
+import type { Provider } from "../provider/types.ts";
 import type { ProviderFactory } from "./factory.ts";
 import { createInstance, customStatusEvent, externalEvent, runTurn } from "./helpers.ts";
 

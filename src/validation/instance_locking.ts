@@ -3,7 +3,7 @@
  * fetch time; locks on one instance never block another; concurrent fetchers never share an instance.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { FetchedOrchestrationItem } from "../../src/provider/types.ts";
+import type { FetchedOrchestrationItem } from "../provider/types.ts";
 import type { ProviderFactory } from "./factory.ts";
 import {
   ack,

@@ -4,11 +4,11 @@
  */
 import { CommanderError } from "commander";
 import pg from "pg";
-import { migrate, quoteSchema } from "../src/migrate/migrations.ts";
-import { PostgresProvider } from "../src/provider/postgres-provider.ts";
-import { Client } from "../src/runtime/index.ts";
-import { type EmbeddedServer, startEmbeddedPostgres } from "../src/testing/embedded-postgres.ts";
-import { startLocalPostgres } from "../src/testing/local-postgres.ts";
+import { migrate, quoteSchema } from "../migrate/migrations.ts";
+import { PostgresProvider } from "../provider/postgres-provider.ts";
+import { Client } from "../runtime/index.ts";
+import { type EmbeddedServer, startEmbeddedPostgres } from "../testing/embedded-postgres.ts";
+import { startLocalPostgres } from "../testing/local-postgres.ts";
 import { measureCommitCeiling } from "./baseline.ts";
 import { Chaos } from "./chaos.ts";
 import { CompletionWatcher } from "./completion-watcher.ts";

@@ -2,7 +2,7 @@
  * The pump: keeps `maxConcurrent` orchestrations in flight until the duration is over, then
  * waits (bounded) for the stragglers. Records each instance's start → completion latency.
  */
-import type { Client } from "../src/runtime/index.ts";
+import type { Client } from "../runtime/index.ts";
 import type { CompletionWatcher, Finished } from "./completion-watcher.ts";
 
 export interface WorkloadOptions {

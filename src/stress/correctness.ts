@@ -3,8 +3,8 @@
  * is left behind in the store. Any violation is reported and makes the stress run exit non-zero.
  */
 import type pg from "pg";
-import { quoteSchema } from "../src/migrate/migrations.ts";
-import type { Event, Provider } from "../src/provider/types.ts";
+import { quoteSchema } from "../migrate/migrations.ts";
+import type { Event, Provider } from "../provider/types.ts";
 
 export interface CorrectnessReport {
   ok: boolean;
