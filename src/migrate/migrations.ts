@@ -4,8 +4,9 @@
  * Applies `migrations/NNNN_name.sql` in order to one schema, each in its own transaction with
  * `search_path` set to that schema, and records it (with a SHA-256 checksum) in the schema's own
  * `schema_migrations` table. Many schemas per database are tracked independently; concurrent
- * runners on the same schema serialise on a session advisory lock keyed by the schema name; an
- * applied migration whose file changed since is refused. Once 0014_least_privilege is applied, it
+ * runners on the same schema serialise on a transaction-scoped advisory lock keyed by the schema
+ * name, taken first in each migration's transaction, under which the applied set is read again;
+ * an applied migration whose file changed since is refused. Once 0014_least_privilege is applied, it
  * is run again after every later migration and at the end of every run (see LEAST_PRIVILEGE_FILE).
  */
 import { createHash } from "node:crypto";
@@ -97,10 +98,13 @@ export interface MigrateOptions {
 
 export type Queryable = pg.Pool | pg.Client | string;
 
+/** How long opening a connection from a URL may take (a server that never answers would hang). */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
 /** Run `fn` on a client of `db`: a new connection for a URL, one borrowed from a pool, or the client itself. */
 export async function withClient<T>(db: Queryable, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
   if (typeof db === "string") {
-    const client = new pg.Client({ connectionString: db });
+    const client = new pg.Client({ connectionString: db, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     await client.connect();
     try {
       return await fn(client);
@@ -119,7 +123,7 @@ export async function withClient<T>(db: Queryable, fn: (client: pg.ClientBase) =
   return await fn(db);
 }
 
-async function ensureTrackingTable(client: pg.ClientBase, quoted: string): Promise<void> {
+export async function ensureTrackingTable(client: pg.ClientBase, quoted: string): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
   await client.query(
     `CREATE TABLE IF NOT EXISTS ${quoted}.schema_migrations (
@@ -139,22 +143,26 @@ async function appliedRows(client: pg.ClientBase, quoted: string) {
 }
 
 /**
- * Run `fn` holding the schema's session-level migration lock: migration runs (and runtime-role
- * grants) on one schema wait their turn.
+ * Take the schema's migration lock for the rest of the current transaction: migration runs (and
+ * runtime-role grants) on one schema wait their turn.
+ *
+ * Transaction-scoped on purpose: a session lock (pg_advisory_lock … unlock) behind a pooler in
+ * transaction mode (PgBouncer) is taken on whichever server connection runs that statement, and the
+ * unlock may run on another one, leaving the lock held on a pooled connection for good. An xact
+ * lock is released by the COMMIT or ROLLBACK of the transaction that took it, wherever it ran.
  */
-export async function withSchemaLock<T>(
-  client: pg.ClientBase,
-  schema: string,
-  fn: () => Promise<T>,
-): Promise<T> {
-  await client.query("SELECT pg_advisory_lock(hashtextextended('pg-durable:migrate:' || $1, 0))", [schema]);
-  try {
-    return await fn();
-  } finally {
-    await client.query("SELECT pg_advisory_unlock(hashtextextended('pg-durable:migrate:' || $1, 0))", [
-      schema,
-    ]);
-  }
+export async function lockSchemaInTransaction(client: pg.ClientBase, schema: string): Promise<void> {
+  await client.query("SELECT pg_advisory_xact_lock(hashtextextended('pg-durable:migrate:' || $1, 0))", [
+    schema,
+  ]);
+}
+
+function checksumMismatch(m: Migration, recorded: string, schema: string): MigrationError {
+  return new MigrationError(
+    `migration ${m.file} was edited after it was applied to schema ${schema} ` +
+      `(checksum ${recorded.slice(0, 12)}… recorded, ${m.checksum.slice(0, 12)}… on disk); ` +
+      "applied migrations are immutable: add a new migration instead",
+  );
 }
 
 /** Apply pending migrations to `schema`. Returns the versions applied by this call. */
@@ -168,53 +176,67 @@ export async function migrate(
   const leastPrivilege = all.find((m) => m.file === LEAST_PRIVILEGE_FILE);
   const migrations = all.filter((m) => options.toVersion === undefined || m.version <= options.toVersion);
   return await withClient(db, async (client) => {
-    return await withSchemaLock(client, schema, async () => {
-      await ensureTrackingTable(client, quoted);
-      const applied = await appliedRows(client, quoted);
-      const done: number[] = [];
-      for (const m of migrations) {
-        const row = applied.get(m.version);
-        if (row) {
-          if (row.checksum !== m.checksum) {
-            throw new MigrationError(
-              `migration ${m.file} was edited after it was applied to schema ${schema} ` +
-                `(checksum ${row.checksum.slice(0, 12)}… recorded, ${m.checksum.slice(0, 12)}… on disk); ` +
-                "applied migrations are immutable: add a new migration instead",
-            );
-          }
-          continue;
+    // Every step is one transaction that takes the lock first and reads what is applied under it:
+    // a concurrent runner may have applied anything between two of our transactions.
+    let applied = new Map<number, { checksum: string }>();
+    await inSchemaTransaction(
+      client,
+      schema,
+      `preparing schema ${schema} for migrations failed`,
+      async () => {
+        await ensureTrackingTable(client, quoted);
+        applied = await appliedRows(client, quoted);
+        // Refuse an edited migration before applying anything.
+        for (const m of migrations) {
+          const row = applied.get(m.version);
+          if (row && row.checksum !== m.checksum) throw checksumMismatch(m, row.checksum, schema);
         }
-        await inSchemaTransaction(
-          client,
-          quoted,
-          `migration ${m.file} failed on schema ${schema}`,
-          async () => {
-            await client.query(m.sql);
-            // Keep what this migration created or replaced SECURITY DEFINER, in the same commit.
-            if (leastPrivilege && m.version > leastPrivilege.version) await client.query(leastPrivilege.sql);
-            await client.query(
-              `INSERT INTO ${quoted}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)`,
-              [m.version, m.name, m.checksum],
-            );
-          },
-        );
+      },
+    );
+    const done: number[] = [];
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
+      let appliedHere = false;
+      await inSchemaTransaction(
+        client,
+        schema,
+        `migration ${m.file} failed on schema ${schema}`,
+        async () => {
+          appliedHere = false;
+          const row = (await appliedRows(client, quoted)).get(m.version);
+          if (row) {
+            if (row.checksum !== m.checksum) throw checksumMismatch(m, row.checksum, schema);
+            return; // a concurrent runner applied it while we waited for the lock
+          }
+          await client.query(m.sql);
+          // Keep what this migration created or replaced SECURITY DEFINER, in the same commit.
+          if (leastPrivilege && m.version > leastPrivilege.version) await client.query(leastPrivilege.sql);
+          await client.query(
+            `INSERT INTO ${quoted}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)`,
+            [m.version, m.name, m.checksum],
+          );
+          appliedHere = true;
+        },
+      );
+      if (appliedHere) {
         options.log?.(`applied ${m.file} to ${schema}`);
         done.push(m.version);
       }
-      // Also repair what was changed outside the runner (a function replaced by hand). Read-only
-      // when nothing needs fixing, so a start-up `migrate: true` does not churn the catalog.
-      if (leastPrivilege && (applied.has(leastPrivilege.version) || done.includes(leastPrivilege.version))) {
-        await inSchemaTransaction(
-          client,
-          quoted,
-          `re-applying ${leastPrivilege.file} failed on schema ${schema}`,
-          async () => {
+    }
+    // Also repair what was changed outside the runner (a function replaced by hand). Read-only
+    // when nothing needs fixing, so a start-up `migrate: true` does not churn the catalog.
+    if (leastPrivilege) {
+      await inSchemaTransaction(
+        client,
+        schema,
+        `re-applying ${leastPrivilege.file} failed on schema ${schema}`,
+        async () => {
+          if ((await appliedRows(client, quoted)).has(leastPrivilege.version))
             await client.query(leastPrivilege.sql);
-          },
-        );
-      }
-      return done;
-    });
+        },
+      );
+    }
+    return done;
   });
 }
 
@@ -226,16 +248,22 @@ export async function migrate(
 const LOST_RACE_SQLSTATES = new Set(["40P01", "40001"]); // deadlock, serialization failure
 const MAX_LOST_RACES = 20;
 
-/** Run `fn` in a transaction whose search_path is the schema; on error roll back and throw `failure`. */
-async function inSchemaTransaction(
+/**
+ * Run `fn` in a transaction that first takes the schema's migration lock and sets search_path to
+ * the schema; on a lost race (deadlock) run it again; on any other error roll back and throw a
+ * MigrationError: `failure` plus the cause (a MigrationError thrown by `fn` is passed on as is).
+ */
+export async function inSchemaTransaction(
   client: pg.ClientBase,
-  quoted: string,
+  schema: string,
   failure: string,
   fn: () => Promise<void>,
 ): Promise<void> {
+  const quoted = quoteSchema(schema);
   for (let attempt = 0; ; attempt++) {
     await client.query("BEGIN");
     try {
+      await lockSchemaInTransaction(client, schema);
       // Functions declare `SET search_path FROM CURRENT`, capturing this: they always resolve
       // names in their own schema, whatever the caller's search_path (pg_temp last, for safety).
       await client.query(`SET LOCAL search_path TO ${quoted}, pg_temp`);
@@ -244,6 +272,7 @@ async function inSchemaTransaction(
       return;
     } catch (error) {
       await client.query("ROLLBACK");
+      if (error instanceof MigrationError) throw error;
       const code = (error as { code?: unknown }).code;
       if (typeof code === "string" && LOST_RACE_SQLSTATES.has(code) && attempt < MAX_LOST_RACES) {
         await new Promise((resolve) => setTimeout(resolve, Math.min(20 * 2 ** attempt, 1000)));

@@ -12,13 +12,13 @@
  */
 import pg from "pg";
 import {
+  inSchemaTransaction,
   LEAST_PRIVILEGE_FILE,
   loadMigrations,
   MigrationError,
   type Queryable,
   quoteSchema,
   withClient,
-  withSchemaLock,
 } from "./migrations.ts";
 
 function checkRoleName(role: string): void {
@@ -73,17 +73,6 @@ const RUNTIME_ROUTINES = `
    AND NOT EXISTS (SELECT 1 FROM pg_depend d
                     WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')`;
 
-async function inTransaction(client: pg.ClientBase, fn: () => Promise<void>): Promise<void> {
-  await client.query("BEGIN");
-  try {
-    await fn();
-    await client.query("COMMIT");
-  } catch (error) {
-    await client.query("ROLLBACK");
-    throw error;
-  }
-}
-
 /**
  * Grant `role` USAGE on `schema` and EXECUTE on every non-trigger function in it; nothing else.
  * The role must exist and the schema be migrated to 0014 or later. Idempotent.
@@ -91,8 +80,10 @@ async function inTransaction(client: pg.ClientBase, fn: () => Promise<void>): Pr
 export async function grantRuntimeRole(db: Queryable, schema: string, role: string): Promise<void> {
   quoteSchema(schema);
   checkRoleName(role);
+  // One transaction under the schema's migration lock (see lockSchemaInTransaction): the checks,
+  // the function list and the grants see one state of the schema, and nothing outlives it.
   await withClient(db, async (client) => {
-    await withSchemaLock(client, schema, async () => {
+    await inSchemaTransaction(client, schema, `granting ${role} on schema ${schema} failed`, async () => {
       await requireRole(client, role);
       await requireLeastPrivilegeApplied(client, schema);
       // The statements are built by the server with format('%I'): schema, function and role names
@@ -108,24 +99,22 @@ export async function grantRuntimeRole(db: Queryable, schema: string, role: stri
         [schema, role],
       );
       const row = rows[0]!;
-      await inTransaction(client, async () => {
-        await client.query(row.usage);
-        if (row.execute) await client.query(row.execute);
-        // A GRANT by someone without the right to give it is only a warning: check it took effect.
-        const check = await client.query<{ missing: string | null }>(
-          `SELECT CASE WHEN NOT has_schema_privilege($2::text, $1::text, 'USAGE') THEN 'USAGE on the schema'
-                       ELSE (SELECT string_agg(p.proname, ', ') ${RUNTIME_ROUTINES}
-                                AND NOT has_function_privilege($2::text, p.oid, 'EXECUTE')) END AS missing`,
-          [schema, role],
+      await client.query(row.usage);
+      if (row.execute) await client.query(row.execute);
+      // A GRANT by someone without the right to give it is only a warning: check it took effect.
+      const check = await client.query<{ missing: string | null }>(
+        `SELECT CASE WHEN NOT has_schema_privilege($2::text, $1::text, 'USAGE') THEN 'USAGE on the schema'
+                     ELSE (SELECT string_agg(p.proname, ', ') ${RUNTIME_ROUTINES}
+                              AND NOT has_function_privilege($2::text, p.oid, 'EXECUTE')) END AS missing`,
+        [schema, role],
+      );
+      const missing = check.rows[0]?.missing;
+      if (missing) {
+        throw new MigrationError(
+          `granting ${role} on schema ${schema} had no effect on ${missing}: ` +
+            "run it as the schema's owner (the role that migrated it) or a superuser",
         );
-        const missing = check.rows[0]?.missing;
-        if (missing) {
-          throw new MigrationError(
-            `granting ${role} on schema ${schema} had no effect on ${missing}: ` +
-              "run it as the schema's owner (the role that migrated it) or a superuser",
-          );
-        }
-      });
+      }
     });
   });
 }
@@ -138,7 +127,7 @@ export async function revokeRuntimeRole(db: Queryable, schema: string, role: str
   quoteSchema(schema);
   checkRoleName(role);
   await withClient(db, async (client) => {
-    await withSchemaLock(client, schema, async () => {
+    await inSchemaTransaction(client, schema, `revoking ${role} on schema ${schema} failed`, async () => {
       await requireRole(client, role);
       const { rows } = await client.query<{ execute: string; usage: string }>(
         `SELECT format('REVOKE EXECUTE ON ALL ROUTINES IN SCHEMA %I FROM %I', $1::text, $2::text) AS execute,
@@ -148,10 +137,8 @@ export async function revokeRuntimeRole(db: Queryable, schema: string, role: str
       );
       const row = rows[0];
       if (!row) throw new MigrationError(`schema ${schema} does not exist`);
-      await inTransaction(client, async () => {
-        await client.query(row.execute);
-        await client.query(row.usage);
-      });
+      await client.query(row.execute);
+      await client.query(row.usage);
     });
   });
 }

@@ -7,10 +7,14 @@
  *   worker-queue.ts         worker queue and sessions
  *   admin.ts                ProviderAdmin (listings, info, metrics, deletion, pruning) and stats
  */
+import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { migrate, quoteSchema } from "../migrate/migrations.ts";
+import { consoleLogger, type Logger } from "../runtime/logger.ts";
 import { PostgresAdmin } from "./admin.ts";
+import { toProviderError } from "./errors.ts";
 import * as orchestrations from "./orchestration-store.ts";
+import { checkConnection, checkSchema } from "./schema-check.ts";
 import { SqlFunctions } from "./sql.ts";
 import type {
   CustomStatusChange,
@@ -36,17 +40,34 @@ export interface PostgresProviderOptions {
   /** Use this pool (not closed by `close()`). Otherwise one is created from `connectionString`. */
   pool?: pg.Pool;
   connectionString?: string;
+  /**
+   * A direct (or PgBouncer session-mode) connection string for the wake-up listener's LISTEN
+   * connection alone, when `connectionString` or `pool` goes through a pooler in transaction mode
+   * where LISTEN does not work (see docs/pgbouncer.md). Default: connect like the pool.
+   */
+  listenConnectionString?: string;
   /** Size of the pool created from `connectionString`. Default 10. */
   poolSize?: number;
   /**
-   * How long a call waits for a free connection of the pool created from `connectionString`
-   * before failing with a retryable error. Default 10 000 ms (pg's own default waits forever).
+   * How long opening a connection may take, and how long a call waits for a free connection of
+   * the pool created from `connectionString`, before failing (retryably, once started). Also
+   * bounds the start-up check on a pool passed in. Default 10 000 ms (pg's own default waits
+   * forever, even on a server that accepts TCP and never answers).
    */
   connectionTimeoutMs?: number;
   /** `application_name` of the pool's connections, so operators can find them in pg_stat_activity. */
   applicationName?: string;
   /** Apply pending migrations to the schema before returning. Default false. */
   migrate?: boolean;
+  /**
+   * Check at create() and Runtime.start() that the server answers, the credentials work and the
+   * schema has every migration this package ships (one call of applied_migration_versions()),
+   * failing with a StoreNotReadyError otherwise; a schema ahead of the package is only warned
+   * about. Default true. Turn off only to work on a schema being migrated on purpose.
+   */
+  checkSchema?: boolean;
+  /** Where the provider's warnings go (LISTEN unavailable, schema ahead). Default: the console. */
+  logger?: Pick<Logger, "warn">;
   /** The clock passed to every SQL function as p_now_ms. Default Date.now. */
   clock?: () => number;
   /**
@@ -56,6 +77,9 @@ export interface PostgresProviderOptions {
    */
   longPoll?: boolean;
 }
+
+/** A long poll whose clock moves this far against the monotonic clock returns to its caller. */
+const CLOCK_STEP_MS = 50;
 
 /** Even with no notification, an idle long poll re-checks the store this often. */
 const MAX_IDLE_WAIT_MS = 5_000;
@@ -70,21 +94,32 @@ export class PostgresProvider implements Provider {
   private readonly ownsPool: boolean;
   private readonly admin: PostgresAdmin;
   private readonly wakeups: WakeupListener | null;
+  private readonly logger: Pick<Logger, "warn">;
+  private readonly checksSchema: boolean;
+  private readonly connectionTimeoutMs: number;
 
-  private constructor(
-    pool: pg.Pool,
-    ownsPool: boolean,
-    schema: string,
-    clock: () => number,
-    longPoll: boolean,
-  ) {
+  private constructor(pool: pg.Pool, ownsPool: boolean, schema: string, options: PostgresProviderOptions) {
     this.pool = pool;
     this.ownsPool = ownsPool;
     this.schema = schema;
-    this.sql = new SqlFunctions(pool, schema, clock);
+    this.logger = options.logger ?? consoleLogger("info");
+    this.checksSchema = options.checkSchema ?? true;
+    this.connectionTimeoutMs = options.connectionTimeoutMs ?? 10_000;
+    this.sql = new SqlFunctions(pool, schema, options.clock ?? Date.now);
     this.admin = new PostgresAdmin(this.sql);
-    // The listener connects like the pool does (pg keeps the pool's config in `options`).
-    this.wakeups = longPoll ? new WakeupListener(pool.options as pg.ClientConfig, schema) : null;
+    // The listener connects like the pool does (pg keeps the pool's config in `options`), unless
+    // it has a connection of its own.
+    const listenConfig: pg.ClientConfig = options.listenConnectionString
+      ? {
+          connectionString: options.listenConnectionString,
+          connectionTimeoutMillis: this.connectionTimeoutMs,
+          ...(options.applicationName ? { application_name: options.applicationName } : {}),
+        }
+      : (pool.options as pg.ClientConfig);
+    this.wakeups =
+      (options.longPoll ?? true)
+        ? new WakeupListener(listenConfig, schema, (message) => this.logger.warn(message))
+        : null;
   }
 
   /** Create a provider from a connection string or an existing pool, migrating on request. */
@@ -99,6 +134,9 @@ export class PostgresProvider implements Provider {
         connectionString: options.connectionString,
         max: options.poolSize ?? 10,
         connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
+        // Idle connections do not keep the process alive: a program that has shut its runtime
+        // down exits without close() (which stays the way to end them at once).
+        allowExitOnIdle: true,
         ...(options.applicationName ? { application_name: options.applicationName } : {}),
       });
       // An idle pooled connection that dies (server restart, pg_terminate_backend) is an 'error'
@@ -106,21 +144,61 @@ export class PostgresProvider implements Provider {
       // and the next call reconnects, so there is nothing else to do.
       pool.on("error", () => {});
     }
-    const provider = new PostgresProvider(
-      pool,
-      ownsPool,
-      schema,
-      options.clock ?? Date.now,
-      options.longPoll ?? true,
-    );
-    if (options.migrate) await migrate(pool, schema);
+    const provider = new PostgresProvider(pool, ownsPool, schema, options);
+    try {
+      if (options.migrate) await migrate(pool, schema);
+      await provider.checkReady();
+    } catch (error) {
+      // Fail fast and leave nothing open behind (a script would otherwise hang on the pool).
+      await provider.close().catch(() => {});
+      throw error;
+    }
     return provider;
   }
 
+  /**
+   * Fail fast with a StoreNotReadyError when the server cannot be reached or logged in to, or the
+   * schema is missing or behind this package (unless `checkSchema: false`, which still checks the
+   * connection). Called by create() and by Runtime.start().
+   */
+  async checkReady(): Promise<void> {
+    if (!this.checksSchema) {
+      const client = await checkConnection(this.pool, this.connectionTimeoutMs);
+      client.release();
+      return;
+    }
+    const { ahead } = await checkSchema(this.pool, this.schema, this.connectionTimeoutMs);
+    if (ahead.length > 0 && !this.warnedAhead) {
+      this.warnedAhead = true;
+      this.logger.warn(
+        `schema ${this.schema} has migrations this package (${PROVIDER_NAME} ${PROVIDER_VERSION}) does not ` +
+          `ship (${ahead.join(", ")}): it was migrated by a newer release; upgrade this one`,
+      );
+    }
+  }
+
+  private warnedAhead = false;
+
   /** Stop the wake-up listener, and close the pool if this provider created it. */
   async close(): Promise<void> {
-    await this.wakeups?.close();
-    if (this.ownsPool) await this.pool.end();
+    // The listener's socket and the pool's idle sockets are unref'd: while they say goodbye nothing
+    // else may hold the event loop, and Node would exit with this promise unsettled (exit code 13).
+    const keepAlive = setInterval(() => {}, 60_000);
+    try {
+      await this.wakeups?.close();
+      if (this.ownsPool) await this.pool.end();
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  /**
+   * How idle fetches learn of new work: "listen" (LISTEN/NOTIFY), "polling" (LISTEN is unavailable
+   * on this connection, e.g. PgBouncer in transaction mode), "connecting" (not known yet; the
+   * listener connects on the first long poll), or "off" (longPoll: false).
+   */
+  wakeupMode(): "off" | "connecting" | "listen" | "polling" {
+    return this.wakeups?.mode() ?? "off";
   }
 
   /** Make every fetch that is waiting for work return now (used at shutdown). */
@@ -141,8 +219,12 @@ export class PostgresProvider implements Provider {
     if (!wakeups || !(pollTimeoutMs > 0)) return await fetch();
     const deadline = Date.now() + pollTimeoutMs;
     const interruptions = wakeups.interruptionCount();
+    const clockOffset = this.sql.now() - performance.now();
     for (;;) {
       const seen = wakeups.generation(queue);
+      // The caller checked its clock before this call: if the clock stepped since, let it check
+      // again rather than judge locks with the stepped clock (docs/clocks.md).
+      if (Math.abs(this.sql.now() - performance.now() - clockOffset) > CLOCK_STEP_MS) return null;
       const found = await fetch();
       if (found !== null) return found;
       const remaining = deadline - Date.now();
@@ -167,8 +249,9 @@ export class PostgresProvider implements Provider {
 
   // --- orchestrator queue + instance lock -------------------------------------------------------
 
-  enqueueForOrchestrator(item: WorkItem, delayMs: number | null): Promise<void> {
-    return orchestrations.enqueueForOrchestrator(this.sql, item, delayMs);
+  async enqueueForOrchestrator(item: WorkItem, delayMs: number | null): Promise<void> {
+    await orchestrations.enqueueForOrchestrator(this.sql, item, delayMs);
+    if (!delayMs) this.wakeups?.enqueuedLocally("orch");
   }
 
   fetchOrchestrationItem(
@@ -182,7 +265,7 @@ export class PostgresProvider implements Provider {
     );
   }
 
-  ackOrchestrationItem(
+  async ackOrchestrationItem(
     lockToken: string,
     executionId: number,
     historyDelta: Event[],
@@ -191,7 +274,7 @@ export class PostgresProvider implements Provider {
     metadata: ExecutionMetadata,
     cancelledActivities: ScheduledActivityIdentifier[],
   ): Promise<void> {
-    return orchestrations.ackOrchestrationItem(this.sql, {
+    await orchestrations.ackOrchestrationItem(this.sql, {
       lockToken,
       executionId,
       historyDelta,
@@ -200,6 +283,8 @@ export class PostgresProvider implements Provider {
       metadata,
       cancelledActivities,
     });
+    if (workerItems.length > 0) this.wakeups?.enqueuedLocally("work");
+    if (orchestratorItems.length > 0) this.wakeups?.enqueuedLocally("orch");
   }
 
   abandonOrchestrationItem(lockToken: string, delayMs: number | null, ignoreAttempt: boolean): Promise<void> {
@@ -212,8 +297,9 @@ export class PostgresProvider implements Provider {
 
   // --- worker queue ------------------------------------------------------------------------------
 
-  enqueueForWorker(item: WorkItem): Promise<void> {
-    return workers.enqueueForWorker(this.sql, item);
+  async enqueueForWorker(item: WorkItem): Promise<void> {
+    await workers.enqueueForWorker(this.sql, item);
+    this.wakeups?.enqueuedLocally("work");
   }
 
   fetchWorkItem(
@@ -228,8 +314,9 @@ export class PostgresProvider implements Provider {
     );
   }
 
-  ackWorkItem(lockToken: string, completion: WorkItem | null): Promise<void> {
-    return workers.ackWorkItem(this.sql, lockToken, completion);
+  async ackWorkItem(lockToken: string, completion: WorkItem | null): Promise<void> {
+    await workers.ackWorkItem(this.sql, lockToken, completion);
+    if (completion) this.wakeups?.enqueuedLocally("orch");
   }
 
   renewWorkItemLock(lockToken: string, extendForMs: number): Promise<void> {
@@ -284,5 +371,24 @@ export class PostgresProvider implements Provider {
 
   asManagementCapability(): ProviderAdmin {
     return this.admin;
+  }
+
+  // --- clocks --------------------------------------------------------------------------------------
+
+  /** The clock passed to every SQL function as p_now_ms. */
+  now(): number {
+    return this.sql.now();
+  }
+
+  /** The server's clock_timestamp() in epoch ms (fractional), for measuring this process's skew. */
+  async databaseTimeMs(): Promise<number> {
+    try {
+      const result = await this.pool.query<{ now_ms: number }>({
+        text: "SELECT extract(epoch FROM clock_timestamp())::float8 * 1000 AS now_ms",
+      });
+      return Number(result.rows[0]!.now_ms);
+    } catch (error) {
+      throw toProviderError("databaseTimeMs", error);
+    }
   }
 }

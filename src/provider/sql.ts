@@ -1,12 +1,24 @@
 /**
  * How the provider talks to its PL/pgSQL functions: one `SELECT * FROM "schema".fn($1, …)` per
- * call, as a named prepared statement, with errors classified into ProviderError.
+ * call, as an UNNAMED statement (parse, bind and execute in one round trip), with errors
+ * classified into ProviderError.
+ *
+ * Why unnamed: a named prepared statement lives in the server session, and behind a pooler in
+ * transaction mode (PgBouncer's pool_mode=transaction) the client's next call may run on another
+ * server connection that has it already, or has not: `42P05 prepared statement … already exists`
+ * or `26000 … does not exist`. Unnamed statements end with their call, so the store works given
+ * nothing but a pooler URL. What naming would save is the parse and plan of a one-line SELECT of a
+ * function call (the functions' own plans are cached by PL/pgSQL either way); measured on the hot
+ * path (scripts/bench-statements.ts: enqueue, fetch, ack and read loops on a direct connection,
+ * alternating A/B rounds; figures in docs/pgbouncer.md) the difference stayed within the
+ * round-to-round noise, so there is no detection of the connection kind and no option. A bonus: a migration that changes a function's
+ * result type no longer leaves stale cached plans behind ("cached plan must not change result
+ * type" on every pooled connection), since nothing is cached between calls.
  */
-import { createHash } from "node:crypto";
 import pg from "pg";
 import { quoteSchema } from "../migrate/migrations.ts";
 import { textColumnProblem } from "./codec.ts";
-import { isStalePlanError, ProviderError, toProviderError } from "./errors.ts";
+import { ProviderError, toProviderError } from "./errors.ts";
 
 /**
  * bigint (int8) columns come back as JS numbers: ids, attempt counts and epoch-ms times all stay
@@ -23,9 +35,6 @@ export const numericTypes: pg.CustomTypesConfig = {
 
 export class SqlFunctions {
   readonly quotedSchema: string;
-  private readonly statementPrefix: string;
-  /** Per function: how often its statement was renamed because a migration made it stale. */
-  private readonly renames = new Map<string, number>();
 
   constructor(
     readonly pool: pg.Pool,
@@ -34,7 +43,6 @@ export class SqlFunctions {
     readonly now: () => number = Date.now,
   ) {
     this.quotedSchema = quoteSchema(schema);
-    this.statementPrefix = createHash("sha1").update(schema).digest("hex").slice(0, 10);
   }
 
   /** Schema-qualified, quoted function name. */
@@ -59,9 +67,9 @@ export class SqlFunctions {
       if (problem) throw ProviderError.permanent(operation, `argument ${i + 1} ${problem}`);
     });
     const placeholders = args.map((_, i) => `$${i + 1}`).join(", ");
-    const renames = this.renames.get(fn) ?? 0;
+    const name = this.statementName(fn, args.length);
     const query: pg.QueryConfig = {
-      name: `pgd_${this.statementPrefix}_${fn}_${args.length}${renames > 0 ? `_r${renames}` : ""}`,
+      ...(name === undefined ? {} : { name }),
       text: `SELECT * FROM ${this.qualified(fn)}(${placeholders})`,
       values: args as unknown[],
       types: numericTypes,
@@ -70,16 +78,16 @@ export class SqlFunctions {
       const result = await this.pool.query<Row>(query);
       return result.rows;
     } catch (error) {
-      // A migration changed fn's result type. Every pooled connection that prepared this statement
-      // now fails it (0A000, before running anything) until it is deallocated: retried as is, the
-      // caller would meet one stale connection after another. pg-pool drops the connection that
-      // failed; a new name makes the others prepare afresh, so the retry succeeds. The old
-      // statements stay unused until their connections close. Calls that failed concurrently on
-      // the same name rename once.
-      if (isStalePlanError(error) && (this.renames.get(fn) ?? 0) === renames)
-        this.renames.set(fn, renames + 1);
       throw toProviderError(operation, error);
     }
+  }
+
+  /**
+   * The prepared statement name for `fn`: none (see the module comment). A seam for
+   * scripts/bench-statements.ts, which names them to measure what naming would save.
+   */
+  protected statementName(_fn: string, _arity: number): string | undefined {
+    return undefined;
   }
 
   /** Call a function returning one row (or none). */

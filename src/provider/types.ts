@@ -416,6 +416,12 @@ export interface Provider {
   getInstanceStats(instance: string): Promise<SystemStats | null>;
 
   asManagementCapability(): ProviderAdmin | null;
+
+  // clocks (optional): see docs/clocks.md
+  /** The clock this provider passes to the store as "now" (epoch ms); runtimes default to it. */
+  now?(): number;
+  /** The database server's own clock (epoch ms), read in one cheap round trip, to measure skew. */
+  databaseTimeMs?(): Promise<number>;
 }
 
 export interface ProviderAdmin {

@@ -7,14 +7,28 @@
  * per-queue generation counter read *before* the fetch, so a notification that lands while the
  * fetch runs is never missed. While the LISTEN connection is down, waits are cut to a short
  * polling interval until it reconnects: polling covers the gap.
+ *
+ * The first connection checks that LISTEN works on it (listen-probe.ts). Behind a pooler in
+ * transaction mode it does not: the listener then warns once, closes its connection and polls for
+ * good (waits cut to POLLING_FALLBACK_MS). A direct connection string for the listener alone
+ * (PostgresProviderOptions.listenConnectionString) keeps LISTEN behind such a pooler.
+ *
+ * The listener's socket does not keep the process alive (unref): once the runtime has shut down,
+ * a program may exit without closing the provider.
  */
 import { createHash } from "node:crypto";
 import pg from "pg";
+import { DEFAULT_PROBE_TIMEOUT_MS, probeListenOn } from "./listen-probe.ts";
 
 export type WakeupQueue = "orch" | "work";
 
 /** How long a wait may last while the LISTEN connection is down. */
 const DISCONNECTED_POLL_MS = 100;
+/**
+ * How long a wait may last when LISTEN does not work on this connection: each idle dispatcher
+ * then looks at the store about four times a second (two short queries) instead of on notice.
+ */
+export const POLLING_FALLBACK_MS = 250;
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
 
@@ -33,12 +47,24 @@ export class WakeupListener {
   private interruptions = 0;
   /** Waiting long polls per queue, oldest first (a Set keeps insertion order). */
   private readonly waiters: Record<WakeupQueue, Set<() => void>> = { orch: new Set(), work: new Set() };
+  /** Whether the first connection has been checked for LISTEN yet (once per listener). */
+  private probed = false;
+  /** LISTEN does not work on this connection: poll instead, never connect again. */
+  private listenUnavailable = false;
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly clientConfig: pg.ClientConfig,
     private readonly schema: string,
     private readonly log: (message: string) => void = () => {},
+    private readonly probeTimeoutMs: number = DEFAULT_PROBE_TIMEOUT_MS,
   ) {}
+
+  /** "listen" once notifications are known to arrive, "polling" when LISTEN is unavailable. */
+  mode(): "connecting" | "listen" | "polling" {
+    if (this.listenUnavailable) return "polling";
+    return this.connected ? "listen" : "connecting";
+  }
 
   /** Current generation of a queue; also makes sure the listener is (being) connected. */
   generation(queue: WakeupQueue): number {
@@ -51,7 +77,9 @@ export class WakeupListener {
    * (a notification arrived while the caller was fetching), `ms` pass, or waits are interrupted.
    */
   async waitForChange(queue: WakeupQueue, seen: number, ms: number): Promise<void> {
-    const limit = this.connected ? ms : Math.min(ms, DISCONNECTED_POLL_MS);
+    const limit = this.connected
+      ? ms
+      : Math.min(ms, this.listenUnavailable ? POLLING_FALLBACK_MS : DISCONNECTED_POLL_MS);
     if (limit <= 0 || this.generations[queue] !== seen || this.closed) return;
     await new Promise<void>((resolve) => {
       const done = () => {
@@ -62,6 +90,17 @@ export class WakeupListener {
       const timer = setTimeout(done, limit);
       this.waiters[queue].add(done);
     });
+  }
+
+  /**
+   * Work was enqueued through this very provider: while notifications do not arrive (LISTEN
+   * unavailable, or not connected yet), wake one waiting fetch of `queue` now instead of at its
+   * next poll. With LISTEN, the NOTIFY does this (and a second wake would send two fetchers).
+   */
+  enqueuedLocally(queue: WakeupQueue): void {
+    if (this.connected) return;
+    this.generations[queue]++;
+    this.wakeOne(queue);
   }
 
   /** Counter a long poll reads when it starts; see interruptWaits(). */
@@ -84,6 +123,7 @@ export class WakeupListener {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort(); // a LISTEN probe in flight stops waiting
     this.interruptions++;
     this.wakeAll();
     const client = this.client;
@@ -102,7 +142,7 @@ export class WakeupListener {
   }
 
   private ensureConnected(): void {
-    if (this.connected || this.connecting || this.closed) return;
+    if (this.connected || this.connecting || this.closed || this.listenUnavailable) return;
     this.connecting = this.connect().finally(() => {
       this.connecting = null;
     });
@@ -141,6 +181,34 @@ export class WakeupListener {
     client.on("end", () => lost());
     try {
       await client.connect();
+      // Idle, this connection must not keep the process alive (the waits' timers do while a
+      // runtime polls); close() remains the way to end it.
+      (client.connection.stream as { unref?: () => void }).unref?.();
+      if (!this.probed) {
+        const probe = await probeListenOn(
+          client,
+          this.clientConfig,
+          this.probeTimeoutMs,
+          this.closing.signal,
+        );
+        if (this.closed) {
+          await client.end();
+          return;
+        }
+        this.probed = true;
+        if (!probe.works) {
+          this.listenUnavailable = true;
+          this.log(
+            `LISTEN/NOTIFY is unavailable on this connection (${probe.detail}); ` +
+              `falling back to polling the store every ${POLLING_FALLBACK_MS} ms while idle. ` +
+              "Behind PgBouncer in transaction mode, pass listenConnectionString (a direct or " +
+              "session-mode URL) to keep instant wake-ups.",
+          );
+          await client.end().catch(() => {});
+          this.recheckAll();
+          return;
+        }
+      }
       await client.query(`LISTEN ${pg.escapeIdentifier(wakeupChannel(this.schema, "orch"))}`);
       await client.query(`LISTEN ${pg.escapeIdentifier(wakeupChannel(this.schema, "work"))}`);
       if (this.closed) {

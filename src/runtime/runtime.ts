@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import type { Provider } from "../provider/types.ts";
 import type { ActivityContext } from "./activity-context.ts";
 import { Client } from "./client.ts";
+import { ClockGuard, type ClockStatus } from "./clock-guard.ts";
 import { emptyMetrics, type RuntimeMetrics } from "./metrics.ts";
 import { notifierFor } from "./notifier.ts";
 import { type ResolvedOptions, type RuntimeOptions, resolveOptions } from "./options.ts";
@@ -51,17 +52,32 @@ export class Runtime {
   private readonly metrics = emptyMetrics();
   private readonly nodeId: string;
   private state: State = "new";
+  /** start() is running its store check. */
+  private starting = false;
   private stopController = new AbortController();
   private forceController = new AbortController();
   private orchestrationDispatcher: OrchestrationDispatcher | null = null;
   private workerDispatcher: WorkerDispatcher | null = null;
   private sessionMaintenance: SessionMaintenance | null = null;
+  private readonly clockGuard: ClockGuard;
 
   constructor(
     private readonly provider: Provider,
     options: RuntimeOptions = {},
   ) {
-    this.options = resolveOptions(options);
+    this.options = resolveOptions(options, provider.now ? () => provider.now!() : undefined);
+    this.clockGuard = new ClockGuard({
+      provider,
+      clock: this.options.clock,
+      boundMs: this.options.maxClockSkewMs,
+      intervalMs: this.options.clockCheckIntervalMs,
+      logger: this.options.logger,
+      onStatus: (status) => {
+        this.metrics.clockSkewMs = status.skewMs;
+        this.metrics.clockSkewUncertaintyMs = status.uncertaintyMs;
+        this.metrics.clockSkewRefusing = !status.agrees && status.skewMs !== null;
+      },
+    });
     this.nodeId = this.options.workerNodeId ?? randomBytes(4).toString("hex");
     this.registerSystemActivities();
   }
@@ -111,8 +127,17 @@ export class Runtime {
 
   // --- lifecycle ------------------------------------------------------------------------------
 
-  /** Start the dispatchers; resolves once they run. */
+  /** Start the dispatchers; resolves once they run. Throws the provider's check failure (StoreNotReadyError). */
   async start(): Promise<void> {
+    if (this.state !== "new" || this.starting) throw new Error(`runtime cannot start: it is ${this.state}`);
+    // Fail fast on a store that cannot work (wrong password, unreachable or silent server, schema
+    // missing or behind): PostgresProvider offers the check; other providers may not.
+    this.starting = true;
+    try {
+      await (this.provider as { checkReady?: () => Promise<void> }).checkReady?.();
+    } finally {
+      this.starting = false;
+    }
     if (this.state !== "new") throw new Error(`runtime cannot start: it is ${this.state}`);
     this.state = "running";
     const notifier = notifierFor(this.provider);
@@ -122,6 +147,7 @@ export class Runtime {
       options: this.options,
       notifier,
       metrics: this.metrics,
+      clockGuard: this.clockGuard,
       stopSignal: this.stopController.signal,
     });
     this.workerDispatcher = new WorkerDispatcher({
@@ -132,6 +158,7 @@ export class Runtime {
       metrics: this.metrics,
       sessions: new SessionTracker(),
       nodeId: this.nodeId,
+      clockGuard: this.clockGuard,
       stopSignal: this.stopController.signal,
       forceSignal: this.forceController.signal,
     });
@@ -143,6 +170,7 @@ export class Runtime {
       );
       this.sessionMaintenance.start();
     }
+    this.clockGuard.start();
     this.orchestrationDispatcher.start();
     this.workerDispatcher.start();
   }
@@ -164,6 +192,7 @@ export class Runtime {
     (this.provider as { interruptWaits?: () => void }).interruptWaits?.();
     this.sessionMaintenance?.stop();
     this.orchestrationDispatcher?.stopTimers();
+    this.clockGuard.stop();
     const drained = Promise.all([this.orchestrationDispatcher?.drained(), this.workerDispatcher?.drained()]);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
@@ -189,6 +218,14 @@ export class Runtime {
 
   metricsSnapshot(): RuntimeMetrics {
     return { ...this.metrics };
+  }
+
+  /**
+   * How this runtime's clock compares with the database's (docs/clocks.md): the last measured
+   * skew, the bound, and whether it takes leases now.
+   */
+  clockStatus(): ClockStatus {
+    return this.clockGuard.status();
   }
 
   // --- internals ------------------------------------------------------------------------------

@@ -169,10 +169,16 @@ describe("a runtime role on schema A", () => {
   it("cannot read or call anything in schema B", async () => {
     expect(await sqlstate(asRole.query(`SELECT * FROM ${qB}.instances`))).toBe("42501");
     expect(await sqlstate(asRole.query(`SELECT * FROM ${qB}.list_instances()`))).toBe("42501");
+    // The start-up check already refuses the schema, naming the grant to run…
+    await expect(
+      PostgresProvider.create({ connectionString: roleUrl, schema: schemaB, longPoll: false }),
+    ).rejects.toThrow(/may not call the functions of schema .*--grant-runtime-role/);
+    // …and without the check, every call is refused.
     const providerB = await PostgresProvider.create({
       connectionString: roleUrl,
       schema: schemaB,
       longPoll: false,
+      checkSchema: false,
     });
     try {
       await expect(providerB.asManagementCapability().listInstances()).rejects.toThrow(/permission denied/);
