@@ -6,11 +6,14 @@
  *                                    schema migrated step by step differs from one migrated in one go
  *   npm run migration:diff -- NNNN   write docs/migration-diffs/NNNN.md only
  *
+ * `--help` (also after a command) prints usage and touches nothing.
+ *
  * Diff files exist for every migration after 0002 that changes a table, index, function or trigger.
  */
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { createTwoFilesPatch } from "diff";
 import { renderSchema, sameSchema } from "./lib/catalog.ts";
 import { renderMigrationDiff } from "./lib/migration-diff.ts";
@@ -114,20 +117,51 @@ async function check(): Promise<number> {
   return 1;
 }
 
+/** The command line (commander): `--help` prints and exits 0 before any command runs. */
 async function main(argv: string[]): Promise<number> {
-  const [command, arg] = argv;
-  if (command === "generate") return await generate();
-  if (command === "check") return await check();
-  if (command === "diff") {
-    const version = Number(arg);
-    if (!Number.isInteger(version) || version < 1) {
-      console.error("usage: npm run migration:diff -- NNNN");
+  let code = 0;
+  const program = new Command()
+    .name("tsx scripts/schema-docs.ts")
+    .description("Generated schema documentation (docs/schema.sql, docs/migration-diffs/) and its CI check.")
+    .addHelpText("after", "\nExit codes: 0 ok, 1 drift found or an error, 2 usage.")
+    .exitOverride();
+  program
+    .command("generate")
+    .description("write docs/schema.sql and docs/migration-diffs/NNNN.md from the migrations")
+    .action(async () => {
+      code = await generate();
+    });
+  program
+    .command("check")
+    .description(
+      "fail if a generated file differs from a fresh generation, or if a schema migrated step by step differs from one migrated in one go",
+    )
+    .action(async () => {
+      code = await check();
+    });
+  program
+    .command("diff")
+    .description("write docs/migration-diffs/NNNN.md for one migration only")
+    .argument("<version>", "migration number, e.g. 0017", (value: string) => {
+      const version = Number(value);
+      if (!Number.isInteger(version) || version < 1)
+        throw new InvalidArgumentError("a migration number such as 0017 is required");
+      return version;
+    })
+    .action(async (version: number) => {
+      code = await generate(version);
+    });
+  try {
+    if (argv.length === 0) {
+      program.outputHelp({ error: true });
       return 2;
     }
-    return await generate(version);
+    await program.parseAsync(argv, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    throw error;
   }
-  console.error("usage: tsx scripts/schema-docs.ts generate | check | diff NNNN");
-  return 2;
+  return code;
 }
 
 main(process.argv.slice(2)).then(

@@ -16,12 +16,20 @@ export interface BaselineResult {
 export async function measureCommitCeiling(
   url: string,
   schema: string,
-  options: { clients?: number; seconds?: number } = {},
+  options: {
+    clients?: number;
+    seconds?: number;
+    connectTimeoutMs?: number;
+    /** True once the run is interrupted: end the measurement early. */
+    shouldStop?: () => boolean;
+  } = {},
 ): Promise<BaselineResult> {
   const clients = options.clients ?? 4;
   const seconds = options.seconds ?? 10;
+  const connect = { connectionString: url, connectionTimeoutMillis: options.connectTimeoutMs ?? 5000 };
+  const shouldStop = options.shouldStop ?? (() => false);
   const table = `${quoteSchema(schema)}.baseline_queue`;
-  const admin = new pg.Client({ connectionString: url });
+  const admin = new pg.Client(connect);
   await admin.connect();
   await admin.query(
     `CREATE TABLE IF NOT EXISTS ${table} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, client int NOT NULL, payload text NOT NULL)`,
@@ -32,14 +40,14 @@ export async function measureCommitCeiling(
   const started = Date.now();
   await Promise.all(
     Array.from({ length: clients }, async (_, clientNo) => {
-      const client = new pg.Client({ connectionString: url });
+      const client = new pg.Client(connect);
       await client.connect();
       try {
         // One round trip, one commit: enqueue a job and consume it, as a queue does.
         const text =
           `BEGIN; INSERT INTO ${table} (client, payload) VALUES (${clientNo}, 'job'); ` +
           `DELETE FROM ${table} WHERE client = ${clientNo}; COMMIT;`;
-        while (Date.now() < deadline) {
+        while (Date.now() < deadline && !shouldStop()) {
           await client.query(text);
           transactions++;
         }

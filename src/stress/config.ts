@@ -1,7 +1,8 @@
 /**
  * The stress binary's command line (commander) and the resulting configuration.
  */
-import { Command, InvalidArgumentError, Option } from "commander";
+import { join, resolve } from "node:path";
+import { Command, type CommanderError, InvalidArgumentError, Option } from "commander";
 
 export const SCENARIOS = ["fan-out", "large-payload", "continue-as-new"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -27,8 +28,18 @@ export interface StressConfig {
   chaosIntervalMs: number;
   workerLockTimeoutMs: number;
   postgresBin: string | null;
-  record: boolean;
+  /** Chaos failover (`--failover`): the standby's replication mode, or null for no standby. */
+  failover: "sync" | "async" | null;
+  /** How many failovers, spread evenly over the duration. */
+  failovers: number;
+  /** Directory whose `<server>.md` the figures are appended to; null: record nothing. */
+  record: string | null;
+  /** How long to wait for the server to accept a connection and answer. */
+  connectTimeoutSec: number;
 }
+
+/** Where `--record` without a directory appends: stress/results of the current directory. */
+export const DEFAULT_RECORD_DIR = join("stress", "results");
 
 function positiveInt(name: string, min = 1) {
   return (value: string): number => {
@@ -135,7 +146,34 @@ export function parseStressArgs(argv: readonly string[]): StressConfig {
       "--postgres-bin <dir>",
       "start a throw-away server from these PostgreSQL binaries (e.g. /usr/lib/postgresql/15/bin) instead of the embedded one",
     )
-    .option("--no-record", "do not append the figures to stress/results/<server>.md")
+    .addOption(
+      new Option(
+        "--failover <mode>",
+        "with --chaos and --postgres-bin: run a streaming standby (sync or async replication) behind a " +
+          "TCP proxy and fail over to it during the run (crash the primary, promote, re-point); see docs/chaos.md",
+      ).choices(["sync", "async"]),
+    )
+    .option(
+      "--failovers <n>",
+      "failovers per run with --failover, spread evenly over the duration",
+      positiveInt("--failovers"),
+      1,
+    )
+    .option(
+      "--record [dir]",
+      `append the figures to <dir>/<server>.md (default dir: ${DEFAULT_RECORD_DIR}); without it nothing is written`,
+    )
+    .option(
+      "--connect-timeout <seconds>",
+      "give up when the server does not accept a connection and answer within this time",
+      positiveInt("--connect-timeout"),
+      5,
+    )
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 ok, 1 failure (a correctness violation, nothing completed, an error), 2 usage,\n" +
+        "130/143 interrupted by SIGINT/SIGTERM (partial figures printed, schema and temp server removed).",
+    )
     .exitOverride();
   program.parse(argv, { from: "user" });
   const o = program.opts<{
@@ -159,8 +197,13 @@ export function parseStressArgs(argv: readonly string[]): StressConfig {
     chaosIntervalMs: number;
     workerLockTimeoutMs?: number;
     postgresBin?: string;
-    record: boolean;
+    failover?: "sync" | "async";
+    failovers: number;
+    record?: string | true;
+    connectTimeout: number;
   }>();
+  if (o.failover && !(o.chaos && o.postgresBin))
+    program.error("--failover needs --chaos and --postgres-bin (the run starts its own primary and standby)");
   return {
     scenarios: o.scenario === "all" ? [...SCENARIOS] : [o.scenario as ScenarioName],
     durationSec: o.duration,
@@ -182,6 +225,14 @@ export function parseStressArgs(argv: readonly string[]): StressConfig {
     chaosIntervalMs: o.chaosIntervalMs,
     workerLockTimeoutMs: o.workerLockTimeoutMs ?? (o.chaos ? 10_000 : 30_000),
     postgresBin: o.postgresBin ?? null,
-    record: o.record,
+    failover: o.failover ?? null,
+    failovers: o.failovers,
+    record: o.record === undefined ? null : resolve(o.record === true ? DEFAULT_RECORD_DIR : o.record),
+    connectTimeoutSec: o.connectTimeout,
   };
+}
+
+/** Commander's exit for help (0) and for usage errors (2: unknown flag, bad value). */
+export function usageExitCode(error: CommanderError): number {
+  return error.exitCode === 0 ? 0 : 2;
 }

@@ -1,21 +1,33 @@
 /**
  * `npm run stress -- --duration 30`: runs real workflows on the store and reports throughput,
  * latency, database cost per orchestration and a correctness check. See `--help`.
+ * `runStressCli` is the same program for `pg-durable stress`.
  */
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { CommanderError } from "commander";
 import pg from "pg";
 import { migrate, quoteSchema } from "../migrate/migrations.ts";
 import { PostgresProvider } from "../provider/postgres-provider.ts";
 import { Client } from "../runtime/index.ts";
-import { type EmbeddedServer, startEmbeddedPostgres } from "../testing/embedded-postgres.ts";
-import { startLocalPostgres } from "../testing/local-postgres.ts";
+import type { EmbeddedServer } from "../testing/embedded-postgres.ts";
+import { startCountingActivityExecutions } from "./activity-executions.ts";
 import { measureCommitCeiling } from "./baseline.ts";
 import { Chaos } from "./chaos.ts";
 import { CompletionWatcher } from "./completion-watcher.ts";
-import { parseStressArgs, type StressConfig } from "./config.ts";
-import { checkCorrectness } from "./correctness.ts";
+import { parseStressArgs, type StressConfig, usageExitCode } from "./config.ts";
+import { type CorrectnessReport, checkCorrectness } from "./correctness.ts";
 import { sampleCounters, serverVersion, walBytesBetween } from "./db-stats.ts";
+import {
+  failoverSchedule,
+  isFailoverCluster,
+  lostWorkVerdict,
+  type StoreAudit,
+  startFailoverCluster,
+  storeAuditor,
+} from "./failover/index.ts";
 import { failureKind } from "./failures.ts";
+import { Interruption } from "./lifecycle.ts";
 import { endProgressLine, progressPrinter } from "./progress.ts";
 import {
   appendResults,
@@ -33,58 +45,110 @@ import {
   type RuntimeHost,
 } from "./runtime-host.ts";
 import { scenarios } from "./scenarios/index.ts";
+import { startRunServer, stopRunServer } from "./server.ts";
 import { runWorkload } from "./workload.ts";
 
-async function runScenario(
-  name: string,
-  config: StressConfig,
-  url: string,
-  serverLabel: string,
-  adminPool: pg.Pool,
-  baselineTps: number | null,
-  ownServer: EmbeddedServer | null,
-): Promise<ScenarioResult> {
+/** What a scenario run needs besides its name. */
+interface RunContext {
+  config: StressConfig;
+  url: string;
+  serverLabel: string;
+  adminPool: pg.Pool;
+  baselineTps: number | null;
+  ownServer: EmbeddedServer | null;
+  interruption: Interruption;
+}
+
+/** Run one scenario; null when interrupted before it measured anything. */
+async function runScenario(name: string, ctx: RunContext): Promise<ScenarioResult | null> {
+  const { config, url, adminPool, interruption } = ctx;
   const scenario = scenarios[name]!;
   const schema = `stress_${name.replace(/-/g, "_")}_${Date.now().toString(36)}`;
-  await migrate(adminPool, schema);
   const spec = { url, schema, scenario: name, config };
   const host: RuntimeHost =
     config.runtimes > 1 ? new ChildProcessHost(spec, config.runtimes) : new InProcessHost(spec);
-  const clientProvider = await PostgresProvider.create({
-    connectionString: url,
-    schema,
-    poolSize: 4,
-    applicationName: "pgd-stress-client",
-  });
-  const client = new Client(clientProvider);
-  const watcher = new CompletionWatcher(adminPool, schema);
+  let clientProvider: PostgresProvider | null = null;
+  let executionLog: Awaited<ReturnType<typeof startCountingActivityExecutions>> | null = null;
   try {
+    await migrate(adminPool, schema);
+    clientProvider = await PostgresProvider.create({
+      connectionString: url,
+      schema,
+      poolSize: 4,
+      applicationName: "pgd-stress-client",
+      connectionTimeoutMs: config.connectTimeoutSec * 1000,
+    });
+    const client = new Client(clientProvider);
+    const watcher = new CompletionWatcher(adminPool, schema);
+    // Chaos runs count duplicate activity executions inside the activity bodies (before the
+    // runtimes start: their processes inherit where to log).
+    executionLog = config.chaos ? await startCountingActivityExecutions() : null;
     await host.start();
+    if (interruption.interrupted) return null;
+    console.log(
+      `[${name}] schema ${schema}: launching for ${config.durationSec} s with ${config.runtimes} runtime(s)`,
+    );
     const cpuBefore = process.cpuUsage();
     const before = await sampleCounters(adminPool);
-    const chaos = config.chaos ? startChaos(config, url, host, ownServer) : null;
-    const outcome = await runWorkloadFor(scenario, config, client, watcher, chaos, host);
+    const chaos = config.chaos ? startChaos(config, url, host, ctx.ownServer) : null;
+    const stopChaosOnInterrupt = interruption.onInterrupt(() => void chaos?.stop());
+    const audit = config.failover ? storeAuditor(adminPool, schema) : undefined;
+    const outcome = await runWorkloadFor(scenario, config, client, watcher, chaos, host, interruption, audit);
+    stopChaosOnInterrupt();
     if (chaos) console.log(`chaos: ${chaos.total()} faults injected ${JSON.stringify(chaos.counts())}`);
-    const after = await sampleCounters(adminPool);
+    const interrupted = interruption.interrupted;
+    // Interrupted, the server may be gone already (a Ctrl-C reaches a server this run started):
+    // the figures that need it are then left out rather than lost with the rest.
+    const after = await sampleCounters(adminPool).catch((error) => {
+      if (!interrupted) throw error;
+      return null;
+    });
     const hostUsage = await host.stop();
     const cpu = process.cpuUsage(cpuBefore);
+    const activityExecutions = await executionLog?.summarize();
+    if (activityExecutions) {
+      const { executions, activities, duplicates, worst } = activityExecutions;
+      console.log(
+        `activity executions (counted in the activity bodies): ${executions} for ${activities} activities, ${duplicates} duplicate(s)${worst ? `; most: ${worst.key} ran ${worst.runs} times` : ""}`,
+      );
+    }
+    const lostWork = config.failover
+      ? lostWorkVerdict(config.failover, outcome.lostStarts, outcome.reopened)
+      : null;
+    if (lostWork) console.log(lostWork.line);
 
     const completed = outcome.finished.filter((f) => f.status === "Completed");
     const failed: FailureCounts = { infrastructure: 0, configuration: 0, application: 0 };
-    for (const f of outcome.finished)
-      if (f.status === "Failed") failed[await failureKind(clientProvider, f.instanceId)]++;
-    const correctness = await checkCorrectness(clientProvider, adminPool, schema, outcome.launched);
-    for (const id of outcome.stuck)
-      correctness.violations.push(`${id}: still running after the drain timeout (stuck)`);
+    for (const f of outcome.finished) {
+      if (f.status !== "Failed") continue;
+      const kind = await failureKind(clientProvider, f.instanceId).catch((error) => {
+        if (!interrupted) throw error;
+        return "infrastructure" as const;
+      });
+      failed[kind]++;
+    }
     const totalFailed = failed.infrastructure + failed.configuration + failed.application;
-    if (totalFailed > 0) correctness.violations.push(`${totalFailed} orchestration(s) failed unexpectedly`);
-    correctness.ok = correctness.violations.length === 0;
-    console.log(`\n${correctnessSummary(correctness)}`);
+    // An interrupted run is not checked: its unfinished instances would read as violations.
+    const correctness = interrupted
+      ? { ok: false, violations: [] as string[] }
+      : await checkCorrectness(clientProvider, adminPool, schema, outcome.launched);
+    if (!interrupted) {
+      for (const id of outcome.stuck)
+        correctness.violations.push(`${id}: still running after the drain timeout (stuck)`);
+      if (totalFailed > 0) correctness.violations.push(`${totalFailed} orchestration(s) failed unexpectedly`);
+      correctness.violations.push(...(lostWork?.violations ?? []));
+      correctness.ok = correctness.violations.length === 0;
+      console.log(`\n${correctnessSummary(correctness as CorrectnessReport)}`);
+    }
 
     // Our own bookkeeping (two counter samples, the watcher's polls) is not the workload's cost.
     const harnessTx = watcher.queries + 2;
-    const transactions = Math.max(0, after.transactions - before.transactions - harnessTx);
-    const walBytes = await walBytesBetween(adminPool, before.walLsn, after.walLsn);
+    const transactions = after
+      ? Math.max(0, after.transactions - before.transactions - harnessTx)
+      : Number.NaN;
+    const walBytes = after
+      ? await walBytesBetween(adminPool, before.walLsn, after.walLsn).catch(() => Number.NaN)
+      : Number.NaN;
     const secs = outcome.wallMs / 1000;
     const n = Math.max(completed.length, 1);
     const sorted = [...outcome.latenciesMs].sort((a, b) => a - b);
@@ -93,8 +157,8 @@ async function runScenario(
     return {
       scenario: name,
       config: { ...configSummary(config) },
-      server: serverLabel,
-      durationSec: config.durationSec,
+      server: ctx.serverLabel,
+      durationSec: interrupted ? Math.round(secs * 10) / 10 : config.durationSec,
       launched: outcome.launched.length,
       completed: completed.length,
       failed,
@@ -111,15 +175,34 @@ async function runScenario(
       walBytesPerOrch: walBytes / n,
       clientCpuSec: (cpu.user + cpu.system) / 1e6 + hostUsage.cpuSec,
       peakRssMb: Math.max(process.resourceUsage().maxRSS / 1024, hostUsage.peakRssMb),
-      baselineTps,
-      ceilingRatio: baselineTps ? (orchPerSec * txPerOrch) / baselineTps : null,
+      baselineTps: ctx.baselineTps,
+      ceilingRatio: ctx.baselineTps ? (orchPerSec * txPerOrch) / ctx.baselineTps : null,
       ...(chaos ? { faults: { total: chaos.total(), ...chaos.counts() } } : {}),
+      ...(activityExecutions ? { activityExecutions } : {}),
+      ...(config.failover
+        ? { failover: { mode: config.failover, lostStarts: outcome.lostStarts, reopened: outcome.reopened } }
+        : {}),
       correctness: { ok: correctness.ok, violations: correctness.violations },
+      ...(interrupted ? { interrupted: true } : {}),
     };
   } finally {
-    await clientProvider.close();
-    if (!config.keep) await adminPool.query(`DROP SCHEMA IF EXISTS ${quoteSchema(schema)} CASCADE`);
-    else console.log(`kept schema ${schema}`);
+    // Runtimes first: the schema can only be dropped once nothing uses it.
+    await host.stop().catch((error) => console.error(`stress: stopping the runtimes: ${error.message}`));
+    await clientProvider?.close().catch(() => {});
+    await executionLog?.stop();
+    if (config.keep) console.log(`kept schema ${schema}`);
+    else await dropSchema(adminPool, schema, interruption.interrupted);
+  }
+}
+
+/** Drop the run's schema; a failure is reported with the statement to run by hand. */
+async function dropSchema(adminPool: pg.Pool, schema: string, interrupted: boolean): Promise<void> {
+  const sql = `DROP SCHEMA IF EXISTS ${quoteSchema(schema)} CASCADE`;
+  try {
+    await adminPool.query(sql);
+    if (interrupted) console.log(`dropped schema ${schema}`);
+  } catch (error) {
+    console.error(`stress: could not drop schema ${schema} (${(error as Error).message}); run: ${sql}`);
   }
 }
 
@@ -130,6 +213,8 @@ async function runWorkloadFor(
   watcher: CompletionWatcher,
   chaos: Chaos | null,
   host: RuntimeHost,
+  interruption: Interruption,
+  audit?: (ids: readonly string[]) => Promise<StoreAudit>,
 ) {
   let faultsStopped: Promise<unknown> | null = null;
   const result = await runWorkload(client, watcher, {
@@ -141,9 +226,15 @@ async function runWorkloadFor(
     drainTimeoutMs: config.drainTimeoutSec * 1000,
     onProgress: progressPrinter(scenario.name, () => host.runtimeRssMb()),
     // Faults stop when launching stops; the drain that follows is the recovery being checked.
-    onTick: (elapsedMs) => {
+    shouldStop: () => interruption.interrupted,
+    onTick: async (elapsedMs) => {
       if (chaos && !faultsStopped && elapsedMs >= config.durationSec * 1000) faultsStopped = chaos.stop();
+      // A failover run drains only after the last failover: the store's past must be final first.
+      if (audit && faultsStopped) await faultsStopped;
     },
+    ...(audit
+      ? { audit, onAuditError: (message: string) => console.error(`stress: store audit failed: ${message}`) }
+      : {}),
   });
   await (faultsStopped ?? chaos?.stop());
   endProgressLine();
@@ -164,9 +255,11 @@ function startChaos(
       ...(ownServer ? { restartServer: () => ownServer.restart() } : {}),
       exhaustPool: (ms) => host.exhaustPool(ms),
       ...(host.killOne ? { killRuntime: () => host.killOne!() } : {}),
+      ...(isFailoverCluster(ownServer) ? { failover: () => ownServer.failover() } : {}),
     },
     {
       meanIntervalMs: config.chaosIntervalMs,
+      failoverAtMs: config.failover ? failoverSchedule(config.durationSec, config.failovers) : [],
       log: (line) => {
         endProgressLine();
         console.log(line);
@@ -188,67 +281,155 @@ function configSummary(c: StressConfig) {
     poolSize: c.poolSize,
     pollIntervalMs: c.pollIntervalMs,
     chaos: c.chaos,
+    ...(c.failover ? { failover: c.failover, failovers: c.failovers } : {}),
     workerLockTimeoutMs: c.workerLockTimeoutMs,
   };
 }
 
-async function main(): Promise<number> {
+/**
+ * The stress binary: `npm run stress -- …` and `pg-durable stress …`. Returns the exit code: 0 ok,
+ * 1 failure, 2 usage, 128 + signal number when interrupted (130 SIGINT, 143 SIGTERM).
+ */
+export async function runStressCli(argv: string[]): Promise<number> {
   let config: StressConfig;
   try {
-    config = parseStressArgs(process.argv.slice(2));
+    config = parseStressArgs(argv);
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof CommanderError) return usageExitCode(error);
     throw error;
   }
+  const interruption = new Interruption();
+  interruption.install();
+  try {
+    return await runStress(config, interruption);
+  } catch (error) {
+    if (!(error instanceof ConnectError))
+      console.error(error instanceof Error ? (error.stack ?? error) : error);
+    else console.error(`stress: ${error.message}`);
+    return interruption.interrupted ? interruption.exitCode : 1;
+  } finally {
+    interruption.dispose();
+  }
+}
+
+/** The server cannot be reached, refuses us, or does not answer. */
+class ConnectError extends Error {}
+
+/** The connection string without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "the server";
+  }
+}
+
+/** The first contact with the server, with an error that says what went wrong and where. */
+async function connectOrExplain(pool: pg.Pool, url: string, timeoutSec: number): Promise<string> {
+  const started = Date.now();
+  try {
+    return await serverVersion(pool);
+  } catch (error) {
+    const message = (error as Error).message;
+    const timedOut = /timeout/i.test(message) || Date.now() - started >= timeoutSec * 1000;
+    throw new ConnectError(
+      `cannot connect to ${redact(url)}: ` +
+        (timedOut
+          ? `no answer within ${timeoutSec} s (is it a PostgreSQL server? --connect-timeout sets the wait)`
+          : message),
+    );
+  }
+}
+
+async function runStress(config: StressConfig, interruption: Interruption): Promise<number> {
   // A server this run starts (embedded, or from --postgres-bin) is the only kind chaos may restart.
-  const embedded = config.databaseUrl
+  const ownServer = config.databaseUrl
     ? null
-    : config.postgresBin
-      ? await startLocalPostgres(config.postgresBin)
-      : await startEmbeddedPostgres();
-  const url = config.databaseUrl ?? embedded!.url;
-  const adminPool = new pg.Pool({ connectionString: url, max: 3 });
+    : config.failover
+      ? await startFailoverCluster(config.postgresBin!, config.failover)
+      : await startRunServer(config.postgresBin);
+  if (ownServer) interruption.removeOnExit(ownServer.dataDir);
+  const url = config.databaseUrl ?? ownServer!.url;
+  const adminPool = new pg.Pool({
+    connectionString: url,
+    max: 3,
+    connectionTimeoutMillis: config.connectTimeoutSec * 1000,
+  });
   adminPool.on("error", () => {}); // idle connections die when chaos restarts the server
   const results: ScenarioResult[] = [];
   try {
-    const version = await serverVersion(adminPool);
-    const serverLabel = embedded
+    if (interruption.interrupted) return interruption.exitCode;
+    const version = await connectOrExplain(adminPool, url, config.connectTimeoutSec);
+    const serverLabel = ownServer
       ? `${config.postgresBin ? "local" : "embedded"}-${version.replace(/\s+/g, "-")}`
       : `${new URL(url).hostname}-${version.replace(/\s+/g, "-")}`;
     console.log(
-      `server: ${version} (${embedded ? `${config.postgresBin ? config.postgresBin : "embedded"}, started for this run` : "from --database-url/DATABASE_URL"})`,
+      `server: ${version} (${ownServer ? `${config.postgresBin ?? "embedded"}, started for this run in ${ownServer.dataDir}` : "from --database-url/DATABASE_URL"})`,
     );
     let baselineTps: number | null = null;
-    if (config.baseline) {
+    if (config.baseline && !interruption.interrupted) {
       const schema = `stress_baseline_${Date.now().toString(36)}`;
       await adminPool.query(`CREATE SCHEMA ${quoteSchema(schema)}`);
       try {
-        const b = await measureCommitCeiling(url, schema, { clients: 4, seconds: config.baselineSeconds });
+        const b = await measureCommitCeiling(url, schema, {
+          clients: 4,
+          seconds: config.baselineSeconds,
+          connectTimeoutMs: config.connectTimeoutSec * 1000,
+          shouldStop: () => interruption.interrupted,
+        });
         baselineTps = b.tps;
         console.log(
           `baseline: ${b.tps.toFixed(0)} TPS (insert+delete, ${b.clients} clients, ${b.seconds.toFixed(1)} s)`,
         );
       } finally {
-        await adminPool.query(`DROP SCHEMA IF EXISTS ${quoteSchema(schema)} CASCADE`);
+        await dropSchema(adminPool, schema, false);
       }
     }
+    const ctx: RunContext = { config, url, serverLabel, adminPool, baselineTps, ownServer, interruption };
     for (const name of config.scenarios) {
-      results.push(await runScenario(name, config, url, serverLabel, adminPool, baselineTps, embedded));
+      if (interruption.interrupted) break;
+      const result = await runScenario(name, ctx);
+      if (result) results.push(result);
     }
-    console.log(renderTable(results));
+    if (interruption.interrupted) {
+      console.log(
+        `\nINTERRUPTED by ${interruption.signal}: ${results.length === 0 ? "nothing measured yet" : "partial figures up to the signal; correctness not checked"}`,
+      );
+    }
+    if (results.length > 0) console.log(renderTable(results));
     if (config.json) await writeJson(config.json, results);
-    if (config.record) console.log(`results appended to ${await appendResults(serverLabel, results)}`);
+    if (config.record) {
+      if (interruption.interrupted) console.log("not recorded: the run was interrupted");
+      else console.log(`results appended to ${await appendResults(config.record, serverLabel, results)}`);
+    }
   } finally {
-    await adminPool.end();
-    await embedded?.stop();
+    await adminPool.end().catch(() => {});
+    if (ownServer) {
+      await stopRunServer(ownServer);
+      interruption.removed(ownServer.dataDir);
+    }
   }
+  if (interruption.interrupted) return interruption.exitCode;
   return results.every((r) => r.correctness.ok && r.completed > 0) ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-    process.exit(1);
-  },
-);
+/** Run by itself (`npm run stress`, `tsx src/stress/main.ts`, `node dist/stress/main.js`). */
+function invokedDirectly(): boolean {
+  try {
+    return !!process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  runStressCli(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error) => {
+      console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+      process.exit(1);
+    },
+  );
+}

@@ -1,11 +1,10 @@
 /**
  * What a stress run reports: the end-of-run table, the JSON record (one object per scenario run,
- * stable field names so runs can be compared by tools) and the tracked results file.
+ * stable field names so runs can be compared by tools) and the results file `--record` appends to.
  */
 import { execFileSync } from "node:child_process";
 import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import Table from "cli-table3";
 import type { CorrectnessReport } from "./correctness.ts";
 
@@ -35,7 +34,13 @@ export interface ScenarioResult {
   /** orchPerSec × txPerOrch ÷ baselineTps: the share of the server's commit ceiling used. */
   ceilingRatio: number | null;
   faults?: Record<string, number>;
+  /** Chaos runs: activity bodies entered, distinct activities, and the executions beyond the first. */
+  activityExecutions?: { executions: number; activities: number; duplicates: number };
+  /** Failover runs: acknowledged starts the store forgot, instances seen finished that ran again. */
+  failover?: { mode: string; lostStarts: number; reopened: number };
   correctness: { ok: boolean; violations: string[] };
+  /** Set when a signal cut the run short: figures cover the time until then, nothing was checked. */
+  interrupted?: boolean;
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
@@ -82,7 +87,11 @@ export function renderTable(results: readonly ScenarioResult[]): string {
       r.ceilingRatio === null ? "-" : fmt(r.ceilingRatio * 100),
       fmt(r.clientCpuSec),
       fmt(r.peakRssMb, 0),
-      r.correctness.ok ? "ok" : `${r.correctness.violations.length} violation(s)`,
+      r.interrupted
+        ? "interrupted"
+        : r.correctness.ok
+          ? "ok"
+          : `${r.correctness.violations.length} violation(s)`,
     ]);
   }
   return table.toString();
@@ -99,21 +108,23 @@ export function correctnessSummary(report: CorrectnessReport): string {
 
 function currentCommit(): string {
   try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
   } catch {
     return "unknown";
   }
 }
 
-const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "stress", "results");
-
-/** Append one line per scenario to stress/results/<server>.md, creating the file with a header. */
+/** Append one line per scenario to `<dir>/<server>.md`, creating the file with a header. */
 export async function appendResults(
+  dir: string,
   serverLabel: string,
   results: readonly ScenarioResult[],
 ): Promise<string> {
-  const file = join(RESULTS_DIR, `${serverLabel.replace(/[^a-zA-Z0-9._-]+/g, "-")}.md`);
-  await mkdir(RESULTS_DIR, { recursive: true });
+  const file = join(dir, `${serverLabel.replace(/[^a-zA-Z0-9._-]+/g, "-")}.md`);
+  await mkdir(dir, { recursive: true });
   const exists = await readFile(file, "utf8").then(
     () => true,
     () => false,
@@ -122,7 +133,7 @@ export async function appendResults(
     await writeFile(
       file,
       `# Stress results on ${serverLabel}\n\n` +
-        "Appended by `npm run stress`. Latency is per orchestration, start to completion.\n\n" +
+        "Appended by `npm run stress -- --record`. Latency is per orchestration, start to completion.\n\n" +
         "| date | commit | scenario | config | completed | failed | orch/s | act/s | p50/p95/p99 ms | tx/orch | WAL B/orch | baseline TPS | ceiling % | RSS MB | correct |\n" +
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );

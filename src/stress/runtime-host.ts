@@ -19,7 +19,10 @@ export interface HostUsage {
 
 export interface RuntimeHost {
   start(): Promise<void>;
-  /** Drain and stop; returns the CPU and peak RSS of the processes it ran (other than this one). */
+  /**
+   * Drain and stop; returns the CPU and peak RSS of the processes it ran (other than this one).
+   * Safe to call more than once, and after a failed start.
+   */
   stop(): Promise<HostUsage>;
   /** Chaos: hold every connection of one runtime's pool for `ms`; resolves with how many were held. */
   exhaustPool(ms: number): Promise<number>;
@@ -86,9 +89,11 @@ export class InProcessHost implements RuntimeHost {
   }
 
   async stop(): Promise<HostUsage> {
-    if (this.built) {
-      await this.built.runtime.shutdown(10_000);
-      await this.built.provider.close();
+    const built = this.built;
+    this.built = undefined;
+    if (built) {
+      await built.runtime.shutdown(10_000);
+      await built.provider.close();
     }
     return { cpuSec: 0, peakRssMb: 0 }; // this process is measured by the caller
   }
@@ -112,6 +117,9 @@ const CHILD_ENTRY = join(
   `runtime-process.${FROM_SOURCE ? "ts" : "js"}`,
 );
 
+/** A runtime process that has not reported "stopped" by then is SIGKILLed. */
+const CHILD_STOP_TIMEOUT_MS = 20_000;
+
 interface ChildReport {
   type: "stopped";
   cpuSec: number;
@@ -133,6 +141,8 @@ export class ChildProcessHost implements RuntimeHost {
       env: { ...process.env, PGD_STRESS_SPEC: JSON.stringify(this.spec) },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
+    // Tracked from the start, so a stop during a (failed) start still reaches it.
+    this.children.push(child);
     await new Promise<void>((resolve, reject) => {
       const onMessage = (m: { type?: string }) => {
         if (m?.type === "started") {
@@ -151,7 +161,7 @@ export class ChildProcessHost implements RuntimeHost {
   }
 
   async start(): Promise<void> {
-    this.children = await Promise.all(Array.from({ length: this.count }, () => this.spawnOne()));
+    await Promise.all(Array.from({ length: this.count }, () => this.spawnOne()));
   }
 
   async killOne(): Promise<string> {
@@ -161,7 +171,6 @@ export class ChildProcessHost implements RuntimeHost {
     victim.kill("SIGKILL");
     const t0 = Date.now();
     const replacement = await this.spawnOne();
-    this.children.push(replacement);
     return `SIGKILLed runtime process ${victim.pid}; replacement ${replacement.pid} started in ${Date.now() - t0} ms`;
   }
 
@@ -191,18 +200,9 @@ export class ChildProcessHost implements RuntimeHost {
   }
 
   async stop(): Promise<HostUsage> {
-    const reports = await Promise.all(
-      this.children.map(
-        (child) =>
-          new Promise<ChildReport | null>((resolve) => {
-            child.on("message", (m: ChildReport) => {
-              if (m?.type === "stopped") resolve(m);
-            });
-            child.once("exit", () => resolve(null));
-            child.send({ type: "stop" });
-          }),
-      ),
-    );
+    const children = this.children;
+    this.children = [];
+    const reports = await Promise.all(children.map((child) => stopChild(child)));
     const usage = { ...this.killedUsage };
     for (const r of reports) {
       if (!r) continue;
@@ -211,4 +211,23 @@ export class ChildProcessHost implements RuntimeHost {
     }
     return usage;
   }
+}
+
+/** Ask one runtime process to stop; SIGKILL it if it does not within the timeout. */
+function stopChild(child: ChildProcess): Promise<ChildReport | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(null);
+  return new Promise<ChildReport | null>((resolve) => {
+    let report: ChildReport | null = null;
+    const timer = setTimeout(() => child.kill("SIGKILL"), CHILD_STOP_TIMEOUT_MS);
+    child.on("message", (m: ChildReport) => {
+      if (m?.type === "stopped") report = m;
+    });
+    // Resolve on exit, not on the report: the caller's "stopped" means the process is gone.
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(report);
+    });
+    if (child.connected) child.send({ type: "stop" }, (error) => error && child.kill("SIGKILL"));
+    else child.kill("SIGKILL");
+  });
 }

@@ -14,13 +14,13 @@ const PASSWORD = "postgres";
 const READY_TIMEOUT_MS = 30_000;
 
 /** initdb and postgres refuse to run as root: run them as the `postgres` user when we are root. */
-function serverUser(): { uid?: number; gid?: number } {
+export function serverUser(): { uid?: number; gid?: number } {
   if (process.getuid?.() !== 0) return {};
   const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
   return { uid: id("-u"), gid: id("-g") };
 }
 
-function run(binary: string, args: string[], user: { uid?: number; gid?: number }): Promise<void> {
+export function run(binary: string, args: string[], user: { uid?: number; gid?: number }): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { ...user, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
@@ -34,7 +34,7 @@ function run(binary: string, args: string[], user: { uid?: number; gid?: number 
   });
 }
 
-async function waitUntilReady(url: string, server: ChildProcess): Promise<void> {
+export async function waitUntilReady(url: string, server: ChildProcess): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
     if (server.exitCode !== null) throw new Error(`postgres exited with ${server.exitCode} while starting`);
@@ -64,6 +64,7 @@ export async function startLocalPostgres(
   if (user.uid !== undefined) await chown(dataDir, user.uid, user.gid ?? user.uid);
   const passwordFile = join(dir, "pwfile");
   await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o644 });
+  // initdb fails on a bad binary directory or a Ctrl-C: leave no directory behind.
   await run(
     join(binDir, "initdb"),
     [
@@ -75,7 +76,10 @@ export async function startLocalPostgres(
       "--locale=C",
     ],
     user,
-  );
+  ).catch(async (error: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  });
   await rm(passwordFile);
   const port = await freePort();
   const url = `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`;
@@ -102,7 +106,13 @@ export async function startLocalPostgres(
     server.kill("SIGINT");
     await exited;
   };
-  await start();
+  try {
+    await start();
+  } catch (error) {
+    await halt().catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url,
     port,
