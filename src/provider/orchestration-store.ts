@@ -122,6 +122,42 @@ export function packVersion(version: SemVer): number {
   return version.major * 1_000_000 + version.minor * 1_000 + version.patch;
 }
 
+/**
+ * Lease on handover (issue 15 §1). A fetch's lock runs from p_now_ms, taken before the call, but
+ * a large item reaches this process only after its transfer and decoding; when those took more
+ * than this fraction of the lock timeout, the lock is confirmed at once for a full timeout from
+ * now (migrations/0016), so the runtime never starts a turn on a lock that expired in transit.
+ * If another fetch took the item meanwhile (or the confirmation fails), the item is dropped here:
+ * its lock is not ours to use, and its attempt stays counted so a never-deliverable item is
+ * still poisoned eventually. Fetches of small items never pay the extra round trip.
+ */
+export const HANDOVER_CONFIRM_FRACTION = 0.25;
+
+/** Whether a fetch whose lock started at `lockedAtMs` must confirm its lock before use. */
+export function handoverTookLong(lockedAtMs: number, nowMs: number, lockTimeoutMs: number): boolean {
+  return nowMs - lockedAtMs > lockTimeoutMs * HANDOVER_CONFIRM_FRACTION;
+}
+
+/** Confirm a just-fetched lock (see HANDOVER_CONFIRM_FRACTION); false when it is not ours any more. */
+export async function confirmFetchedLock(
+  sql: SqlFunctions,
+  fn: "confirm_orchestration_item_lock" | "confirm_work_item_lock",
+  lockToken: string,
+  lockTimeoutMs: number,
+): Promise<boolean> {
+  const now = sql.now();
+  const args =
+    fn === "confirm_orchestration_item_lock"
+      ? [lockToken, now, lockTimeoutMs]
+      : [lockToken, lockTimeoutMs, now];
+  try {
+    await sql.call(fn, fn, args);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 interface FetchRow {
   instance_id: string;
   has_instance: boolean;
@@ -155,8 +191,9 @@ export async function fetchOrchestrationItem(
   if (filter && filter.supportedDuroxideVersions.length === 0) return null; // matches no instance
   // Providers apply only the first range (duroxide's "phase 1" filtering).
   const range = filter?.supportedDuroxideVersions[0];
+  const lockedAtMs = sql.now();
   const row = await sql.callOne<FetchRow>("fetch_orchestration_item", "fetch_orchestration_item", [
-    sql.now(),
+    lockedAtMs,
     lockTimeoutMs,
     range ? packVersion(range.min) : null,
     range ? packVersion(range.max) : null,
@@ -203,6 +240,12 @@ export async function fetchOrchestrationItem(
   }
 
   const historyError = errors.length > 0 ? errors.join("; ") : null;
+  if (
+    handoverTookLong(lockedAtMs, sql.now(), lockTimeoutMs) &&
+    !(await confirmFetchedLock(sql, "confirm_orchestration_item_lock", row.lock_token, lockTimeoutMs))
+  ) {
+    return null;
+  }
   return {
     item: {
       instance: row.instance_id,

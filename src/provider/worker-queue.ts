@@ -5,7 +5,7 @@
  */
 import { CodecError, checkTextColumn, decodeWorkItem, encodeWorkItem, workItemKind } from "./codec.ts";
 import { ProviderError } from "./errors.ts";
-import { checkLockToken } from "./orchestration-store.ts";
+import { checkLockToken, confirmFetchedLock, handoverTookLong } from "./orchestration-store.ts";
 import type { SqlFunctions } from "./sql.ts";
 import type { FetchedWorkItem, SessionFetchConfig, TagFilter, WorkItem } from "./types.ts";
 
@@ -66,12 +66,13 @@ export async function fetchWorkItem(
   if (tagFilter.kind === "none") return null;
   // Sorted so the same filter always sends the same array (stable plans, readable logs).
   const tags = "tags" in tagFilter ? [...tagFilter.tags].sort() : [];
+  const lockedAtMs = sql.now();
   const row = await sql.callOne<{
     work_item: string | null;
     lock_token: string | null;
     attempt_count: number;
   }>("fetch_work_item", "fetch_work_item", [
-    sql.now(),
+    lockedAtMs,
     lockTimeoutMs,
     session?.ownerId ?? null,
     session?.lockTimeoutMs ?? lockTimeoutMs,
@@ -79,12 +80,9 @@ export async function fetchWorkItem(
     tags,
   ]);
   if (!row?.lock_token || row.work_item === null) return null;
+  let item: WorkItem;
   try {
-    return {
-      item: decodeWorkItem(row.work_item),
-      lockToken: row.lock_token,
-      attemptCount: row.attempt_count,
-    };
+    item = decodeWorkItem(row.work_item);
   } catch (error) {
     // The row stays locked under this token until it expires, then is offered again with a higher
     // attempt count; other items keep flowing. Retrying cannot fix a corrupt row: permanent.
@@ -94,6 +92,14 @@ export async function fetchWorkItem(
       error,
     );
   }
+  // Lease on handover: see HANDOVER_CONFIRM_FRACTION in orchestration-store.ts.
+  if (
+    handoverTookLong(lockedAtMs, sql.now(), lockTimeoutMs) &&
+    !(await confirmFetchedLock(sql, "confirm_work_item_lock", row.lock_token, lockTimeoutMs))
+  ) {
+    return null;
+  }
+  return { item, lockToken: row.lock_token, attemptCount: row.attempt_count };
 }
 
 export async function ackWorkItem(

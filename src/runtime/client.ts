@@ -25,6 +25,13 @@ import type {
 } from "../provider/types.ts";
 import { displayError, WaitTimeoutError } from "./errors.ts";
 import { fromJson, toJson } from "./json.ts";
+import {
+  checkIndexedField,
+  checkPayloadSize,
+  type IndexedField,
+  type PayloadLimits,
+  resolveLimits,
+} from "./limits.ts";
 import { type Notifier, notifierFor } from "./notifier.ts";
 
 interface StatusCommon {
@@ -49,11 +56,17 @@ export type FinishedStatus<T = unknown> =
 export interface ClientOptions {
   /** Cap of the backoff between status polls while waiting. Default 250 ms. */
   maxPollIntervalMs?: number;
+  /**
+   * Payload budgets checked before anything is sent (docs/limits.md). Default DEFAULT_LIMITS;
+   * keep them no larger than the runtimes' (`RuntimeOptions.limits`).
+   */
+  limits?: Partial<PayloadLimits>;
 }
 
 export class Client {
   private readonly notifier: Notifier;
   private readonly maxPollIntervalMs: number;
+  private readonly limits: PayloadLimits;
 
   constructor(
     private readonly provider: Provider,
@@ -61,6 +74,7 @@ export class Client {
   ) {
     this.notifier = notifierFor(provider);
     this.maxPollIntervalMs = options.maxPollIntervalMs ?? 250;
+    this.limits = resolveLimits(options.limits);
   }
 
   // --- starting and messaging -----------------------------------------------------------------
@@ -78,7 +92,8 @@ export class Client {
   ): Promise<void> {
     checkId(instanceId);
     checkId(orchestrationName, "orchestration name");
-    const encoded = toJson(input, `input of orchestration '${orchestrationName}'`);
+    if (version !== null && version !== undefined) checkName(version, "orchestration version");
+    const encoded = toJson(input, `input of orchestration '${orchestrationName}'`, this.limits);
     await this.send({
       StartOrchestration: {
         instance: instanceId,
@@ -95,20 +110,25 @@ export class Client {
   /** Raise an event; delivered to a waitForEvent(name) that is already waiting. */
   async raiseEvent(instanceId: string, eventName: string, data?: unknown): Promise<void> {
     checkId(instanceId);
-    const encoded = toJson(data, `data of event '${eventName}'`);
+    checkName(eventName, "event name");
+    const encoded = toJson(data, `data of event '${eventName}'`, this.limits);
     await this.send({ ExternalRaised: { instance: instanceId, name: eventName, data: encoded } });
   }
 
   /** Append a message to the instance's persistent queue (dequeueEvent(queueName)). */
   async enqueueEvent(instanceId: string, queueName: string, data?: unknown): Promise<void> {
     checkId(instanceId);
-    const encoded = toJson(data, `data of queue message '${queueName}'`);
+    checkName(queueName, "queue name");
+    const encoded = toJson(data, `data of queue message '${queueName}'`, this.limits);
     await this.send({ QueueMessage: { instance: instanceId, name: queueName, data: encoded } });
   }
 
   /** Cancel an instance and, through it, its sub-orchestrations. A finished instance is left alone. */
   async cancelInstance(instanceId: string, reason = ""): Promise<void> {
     checkId(instanceId);
+    if (typeof reason !== "string") throw new TypeError("cancellation reason must be a string");
+    checkPayloadSize(reason, "cancellation reason", this.limits);
+    checkCharacters(reason, "cancellation reason");
     await this.send({ CancelInstance: { instance: instanceId, reason } });
   }
 
@@ -311,6 +331,20 @@ export function statusFromHistory(history: readonly Event[], custom: StatusCommo
   return { status: "NotFound" };
 }
 
-function checkId(value: unknown, what = "instance id"): void {
+/** A non-empty id or name the store can keep and index (characters and UTF-8 size). */
+function checkId(value: unknown, what: "instance id" | "orchestration name" = "instance id"): void {
   if (typeof value !== "string" || value === "") throw new TypeError(`${what} must be a non-empty string`);
+  checkIndexedField(value, what);
+}
+
+/** A name that may be empty (an event or queue name, a version) but must still be storable. */
+function checkName(value: unknown, what: IndexedField): void {
+  if (typeof value !== "string") throw new TypeError(`${what} must be a string`);
+  checkIndexedField(value, what);
+}
+
+/** Free text inside a work item: JSON escapes NUL, but a lone surrogate cannot be encoded. */
+function checkCharacters(value: string, what: string): void {
+  if (/[\uD800-\uDFFF]/u.test(value))
+    throw new TypeError(`${what} contains a lone UTF-16 surrogate, which is not valid Unicode`);
 }

@@ -47,7 +47,9 @@ async function payloads(): Promise<Record<string, string[]>> {
     instances: `SELECT t::text AS row FROM ${table("instances")} t`,
     executions: `SELECT t::text AS row FROM ${table("executions")} t`,
     history: `SELECT t::text AS row FROM ${table("history")} t`,
-    orchestrator_queue: `SELECT concat_ws('|', id, instance_id, kind, work_item, visible_at_ms) AS row FROM ${table("orchestrator_queue")}`,
+    // visible_at_ms is left out: a fetch moves a fetched batch's visibility up to the fetch time
+    // (0016, so an instance whose lock keeps expiring does not stay the head of the queue).
+    orchestrator_queue: `SELECT concat_ws('|', id, instance_id, kind, work_item) AS row FROM ${table("orchestrator_queue")}`,
   };
   const out: Record<string, string[]> = {};
   for (const [name, sql] of Object.entries(queries)) {
