@@ -12,7 +12,8 @@ export class EventLog {
     readonly instance: string,
     readonly executionId: number,
     private nextId: number,
-    private readonly clock: () => number = Date.now,
+    /** The runtime's clock: event timestamps and timer deadlines (docs/clocks.md). */
+    readonly clock: () => number = Date.now,
   ) {}
 
   append(kind: EventKind, sourceEventId: number | null = null): Event {

@@ -2,8 +2,10 @@
 
 export { ActivityContext } from "./activity-context.ts";
 export { Client, type ClientOptions, type FinishedStatus, type OrchestrationStatus } from "./client.ts";
+export { type ClockReading, type ClockStatus, measureClockSkew } from "./clock-guard.ts";
 export { displayError, TaskFailedError, WaitTimeoutError } from "./errors.ts";
 export { PayloadError } from "./json.ts";
+export { DEFAULT_LIMITS, LimitError, type PayloadLimits } from "./limits.ts";
 export { consoleLogger, type Logger } from "./logger.ts";
 export type { RuntimeMetrics } from "./metrics.ts";
 export type { RuntimeOptions, TagFilterOption } from "./options.ts";

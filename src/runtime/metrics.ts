@@ -17,6 +17,15 @@ export interface RuntimeMetrics {
   orchContinueAsNew: number;
   suborchestrationCalls: number;
   providerErrors: number;
+  /**
+   * This runtime's clock − the database's, in ms (positive: ahead), as last measured; null before
+   * the first measurement or when the provider cannot read its database's time.
+   */
+  clockSkewMs: number | null;
+  /** Half the round trip of that measurement: the true skew is clockSkewMs ± this. */
+  clockSkewUncertaintyMs: number | null;
+  /** True while the skew exceeds maxClockSkewMs and the runtime takes no leases. */
+  clockSkewRefusing: boolean;
 }
 
 export function emptyMetrics(): RuntimeMetrics {
@@ -38,5 +47,8 @@ export function emptyMetrics(): RuntimeMetrics {
     orchContinueAsNew: 0,
     suborchestrationCalls: 0,
     providerErrors: 0,
+    clockSkewMs: null,
+    clockSkewUncertaintyMs: null,
+    clockSkewRefusing: false,
   };
 }

@@ -2,6 +2,8 @@
  * Runtime options, their defaults (duroxide 0.1.26's, unless noted) and validation.
  */
 import { type DispatcherCapabilityFilter, MAX_WORKER_TAGS, type TagFilter } from "../provider/types.ts";
+import { defaultMaxClockSkewMs } from "./clock-guard.ts";
+import { type PayloadLimits, resolveLimits } from "./limits.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import type { LogLevel } from "./orchestration-context.ts";
 import { compareSemver, defaultCapabilityFilter, parseSemver } from "./semver.ts";
@@ -55,9 +57,25 @@ export interface RuntimeOptions {
   workerNodeId?: string;
   /** Which activity tags this runtime's workers take. Default "defaultOnly" (untagged only). */
   workerTagFilter?: TagFilterOption;
+  /** Payload, history and JSON-depth budgets checked before anything is written (docs/limits.md). */
+  limits?: Partial<PayloadLimits>;
   logger?: Logger;
   /** Level of the default console logger. Default "info". */
   logLevel?: LogLevel | "silent";
+  /**
+   * The runtime's clock (epoch ms) for timers, local lease deadlines and the clock check. It must
+   * be the clock the provider writes into the store. Default: the provider's clock when it exposes
+   * one (`provider.now()`), else Date.now.
+   */
+  clock?: () => number;
+  /**
+   * Largest |skew| between this runtime's clock and the database's at which it takes, renews and
+   * judges leases. Default: a quarter of the smallest lock renewal margin (625 ms with the default
+   * locks); see docs/clocks.md.
+   */
+  maxClockSkewMs?: number;
+  /** How often the clock is compared with the database's. Default 5 000 ms. */
+  clockCheckIntervalMs?: number;
 }
 
 export interface ResolvedOptions {
@@ -81,10 +99,15 @@ export interface ResolvedOptions {
   maxSessionsPerRuntime: number;
   workerNodeId: string | null;
   workerTagFilter: TagFilter;
+  limits: PayloadLimits;
   logger: Logger;
+  clock: () => number;
+  maxClockSkewMs: number;
+  clockCheckIntervalMs: number;
 }
 
-export function resolveOptions(o: RuntimeOptions = {}): ResolvedOptions {
+/** `providerClock`: the provider's own clock, the default of `clock`. */
+export function resolveOptions(o: RuntimeOptions = {}, providerClock?: () => number): ResolvedOptions {
   const int = (value: number | undefined, fallback: number, name: string, min = 0): number => {
     const v = value ?? fallback;
     if (!Number.isFinite(v) || v < min) throw new RangeError(`${name} must be a number ≥ ${min}, got ${v}`);
@@ -123,8 +146,22 @@ export function resolveOptions(o: RuntimeOptions = {}): ResolvedOptions {
     maxSessionsPerRuntime: int(o.maxSessionsPerRuntime, 10, "maxSessionsPerRuntime", 1),
     workerNodeId: o.workerNodeId ?? null,
     workerTagFilter: parseTagFilter(o.workerTagFilter ?? "defaultOnly"),
+    limits: resolveLimits(o.limits),
     logger: o.logger ?? consoleLogger(o.logLevel ?? "info"),
+    clock: o.clock ?? providerClock ?? Date.now,
+    maxClockSkewMs: 0, // derived from the lock settings below unless given
+    clockCheckIntervalMs: int(o.clockCheckIntervalMs, 5000, "clockCheckIntervalMs", 10),
   };
+  resolved.maxClockSkewMs = int(
+    o.maxClockSkewMs,
+    defaultMaxClockSkewMs([
+      renewalMarginMs(resolved.orchestratorLockTimeoutMs, resolved.orchestratorLockRenewalBufferMs),
+      renewalMarginMs(resolved.workerLockTimeoutMs, resolved.workerLockRenewalBufferMs),
+      renewalMarginMs(resolved.sessionLockTimeoutMs, resolved.sessionLockRenewalBufferMs),
+    ]),
+    "maxClockSkewMs",
+    1,
+  );
   const workerRenewal = renewalIntervalMs(resolved.workerLockTimeoutMs, resolved.workerLockRenewalBufferMs);
   if (resolved.sessionIdleTimeoutMs <= workerRenewal) {
     throw new RangeError(
@@ -141,6 +178,11 @@ export function resolveOptions(o: RuntimeOptions = {}): ResolvedOptions {
 export function renewalIntervalMs(timeoutMs: number, bufferMs: number): number {
   if (timeoutMs >= 15_000) return Math.max(1000, timeoutMs - bufferMs);
   return Math.max(100, Math.ceil(timeoutMs / 2));
+}
+
+/** What a lock renewed on time still has left when it is renewed. */
+export function renewalMarginMs(timeoutMs: number, bufferMs: number): number {
+  return Math.max(1, timeoutMs - renewalIntervalMs(timeoutMs, bufferMs));
 }
 
 export function parseTagFilter(option: TagFilterOption): TagFilter {

@@ -4,23 +4,35 @@
  * abandon; a turn's lock is renewed while it runs.
  */
 import type { ErrorDetails, FetchedOrchestrationItem, Provider, WorkItem } from "../provider/types.ts";
-import { callWithRetries } from "./call-with-retries.ts";
+import { callWithRetries, whileHeld } from "./call-with-retries.ts";
+import type { ClockGuard } from "./clock-guard.ts";
 import { displayError, errorMessage } from "./errors.ts";
 import { findStarted } from "./events.ts";
 import { FailureStreak } from "./failure-streak.ts";
-import { fetchErrorBackoffMs, isRetryable, startRenewal, unregisteredBackoffMs } from "./lock-renewal.ts";
+import { minimalFailurePlan, storable } from "./last-resort-failure.ts";
+import { turnLimitViolation } from "./limits.ts";
+import {
+  fetchErrorBackoffMs,
+  HeldLock,
+  isRetryable,
+  startRenewal,
+  unregisteredBackoffMs,
+} from "./lock-renewal.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
 import { type Notifier, sleep, unlessAborted } from "./notifier.ts";
 import { type ResolvedOptions, renewalIntervalMs } from "./options.ts";
 import { resolveParentExecution } from "./parent-link.ts";
 import type { OrchestrationRegistry } from "./registry.ts";
 import { ENGINE_VERSION, filterAccepts, parseSemver } from "./semver.ts";
-import { type AckPlan, failTurn, planTurn, type TurnOutcomeKind } from "./turn.ts";
+import { type AckPlan, dropBatch, failTurn, planTurn, type TurnOutcomeKind } from "./turn.ts";
 
-const ACK_RETRIES = 8;
+/** An ack is retried while the turn's lock is held, stopping this long before its local expiry. */
+const ACK_LOCK_MARGIN_MS = 250;
 const HISTORY_ERROR_DELAY_MS = 1000;
 const PIN_MISMATCH_DELAY_MS = 1000;
 const FAILED_ACK_ABANDON_MS = 50;
+/** A poison record quotes the batch up to this many characters (a batch may be megabytes). */
+const POISON_MESSAGE_CHARS = 64 * 1024;
 
 export interface DispatcherDeps {
   provider: Provider;
@@ -28,6 +40,8 @@ export interface DispatcherDeps {
   options: ResolvedOptions;
   notifier: Notifier;
   metrics: RuntimeMetrics;
+  /** Whether this runtime's clock agrees with the database's: no leases are taken otherwise. */
+  clockGuard: ClockGuard;
   /** Aborted when the runtime stops: wakes idle slots. */
   stopSignal: AbortSignal;
 }
@@ -35,6 +49,8 @@ export interface DispatcherDeps {
 export class OrchestrationDispatcher {
   private readonly loops: Promise<void>[] = [];
   private readonly timerWakeups = new Set<NodeJS.Timeout>();
+  /** The lock each fetched item holds, as known locally (for renewals and ack retries). */
+  private readonly locks = new WeakMap<FetchedOrchestrationItem, HeldLock>();
 
   constructor(private readonly deps: DispatcherDeps) {}
 
@@ -62,6 +78,8 @@ export class OrchestrationDispatcher {
     let errors = 0;
     const failures = new FailureStreak("fetchOrchestrationItem", options.logger);
     while (!this.stopping) {
+      // A clock that disagrees with the database's would judge other runtimes' locks wrongly.
+      if (!(await this.deps.clockGuard.waitUntilAgreed(stopSignal))) break;
       const waiter = notifier.arm("orchestrator");
       const began = Date.now();
       let fetched: FetchedOrchestrationItem | null;
@@ -80,6 +98,7 @@ export class OrchestrationDispatcher {
         );
         if (!outcome) break;
         fetched = outcome.value;
+        if (fetched) this.locks.set(fetched, new HeldLock(options.orchestratorLockTimeoutMs));
         errors = 0;
         failures.succeeded();
       } catch (error) {
@@ -125,8 +144,11 @@ export class OrchestrationDispatcher {
     const renewal = startRenewal(
       renewalIntervalMs(options.orchestratorLockTimeoutMs, options.orchestratorLockRenewalBufferMs),
       () => provider.renewOrchestrationItemLock(lockToken, options.orchestratorLockTimeoutMs),
-      (error) =>
-        options.logger.warn(`lost the lock on ${item.instance} during a turn: ${errorMessage(error)}`),
+      (error) => {
+        this.deps.clockGuard.recheck(); // a lost lock may mean our clock moved
+        options.logger.warn(`lost the lock on ${item.instance} during a turn: ${errorMessage(error)}`);
+      },
+      { lock: this.locks.get(fetched), mayRenew: () => this.deps.clockGuard.agrees },
     );
     try {
       if (attemptCount > options.maxAttempts) {
@@ -144,6 +166,7 @@ export class OrchestrationDispatcher {
       try {
         decision = planTurn(item, {
           registry: this.deps.registry,
+          clock: options.clock,
           trace: (instance, level, message) => options.logger[level](`[${instance}] ${message}`),
         });
       } catch (error) {
@@ -163,6 +186,17 @@ export class OrchestrationDispatcher {
             `${item.instance} retried in ${delay}ms (attempt ${attemptCount}/${options.maxAttempts})`,
         );
         await this.abandon(lockToken, delay, false);
+        return;
+      }
+      // Nothing over a limit is ever written: the turn fails with the limit's error instead (a
+      // retry would only break the same limit again).
+      const violation = turnLimitViolation(item, decision.plan, options.limits);
+      if (violation !== null) {
+        options.logger.warn(`turn of ${item.instance} breaks a limit: ${violation}`);
+        const failure = failTurn(item, this.deps.registry, {
+          Application: { kind: "OrchestrationFailed", message: violation, retryable: false },
+        });
+        await this.ack(fetched, failure, "failed");
         return;
       }
       await this.ack(fetched, decision.plan, decision.outcome);
@@ -200,7 +234,7 @@ export class OrchestrationDispatcher {
             source_event_id: null,
             instance_id: item.instance,
             execution_id: item.executionId,
-            timestamp_ms: Date.now(),
+            timestamp_ms: this.deps.options.clock(),
             duroxide_version: ENGINE_VERSION,
             type: "OrchestrationFailed",
             details,
@@ -222,13 +256,40 @@ export class OrchestrationDispatcher {
           attempt_count: attemptCount,
           max_attempts: maxAttempts,
           message_type: { Orchestration: { instance: item.instance, execution_id: item.executionId } },
-          message: JSON.stringify(item.messages),
+          message: storable(JSON.stringify(item.messages), POISON_MESSAGE_CHARS),
         },
       };
       plan = failTurn(item, this.deps.registry, details);
     }
     this.deps.options.logger.error(`poisoned ${item.instance} after ${attemptCount} attempts`);
-    await this.ack(fetched, plan, "failed");
+    await this.ack(fetched, plan, "failed", true);
+  }
+
+  /**
+   * The poison record was refused for good (its data cannot be stored): end the instance with a
+   * minimal record, else drop the batch, so it is never fetched again (last-resort-failure.ts).
+   */
+  private async endAnyway(fetched: FetchedOrchestrationItem, reason: string): Promise<void> {
+    const { options } = this.deps;
+    const { item, lockToken, attemptCount } = fetched;
+    try {
+      const minimal = minimalFailurePlan(item, attemptCount, options.maxAttempts, reason);
+      await this.commit(lockToken, minimal);
+      options.logger.error(`${item.instance} ended with a minimal failure record: ${reason}`);
+      this.afterAck(item.instance, minimal, "failed");
+      return;
+    } catch (error) {
+      reason = `${reason}; minimal record refused too: ${errorMessage(error)}`;
+    }
+    try {
+      await this.commit(lockToken, dropBatch(item.executionId));
+      options.logger.error(
+        `dropped the poisoned batch of ${item.instance} (${item.messages.length} messages, nothing could be stored): ${reason}`,
+      );
+    } catch (error) {
+      options.logger.error(`could not end ${item.instance}: ${errorMessage(error)}`);
+      await this.abandon(lockToken, FAILED_ACK_ABANDON_MS, false);
+    }
   }
 
   /** Ack with retries on retryable errors; a permanent failure records an infrastructure failure. */
@@ -236,13 +297,19 @@ export class OrchestrationDispatcher {
     fetched: FetchedOrchestrationItem,
     plan: AckPlan,
     outcome: TurnOutcomeKind,
+    /** Poison: if no failure record can be stored, end the instance anyway (endAnyway). */
+    lastResort = false,
   ): Promise<void> {
     const { options } = this.deps;
     const { item, lockToken } = fetched;
     await resolveParentExecution(this.deps.provider, plan);
     const committed = await callWithRetries(
       () => this.commit(lockToken, plan),
-      ACK_RETRIES,
+      // For as long as the lock is held: giving up earlier only replays the turn later.
+      whileHeld(
+        this.locks.get(fetched) ?? new HeldLock(options.orchestratorLockTimeoutMs),
+        ACK_LOCK_MARGIN_MS,
+      ),
       () => this.deps.metrics.providerErrors++,
     );
     switch (committed.kind) {
@@ -273,8 +340,9 @@ export class OrchestrationDispatcher {
           await resolveParentExecution(this.deps.provider, failure);
           await this.commit(lockToken, failure);
           this.afterAck(item.instance, failure, "failed");
-        } catch {
-          await this.abandon(lockToken, FAILED_ACK_ABANDON_MS, false);
+        } catch (error) {
+          if (lastResort && !isLockLost(error)) await this.endAnyway(fetched, message);
+          else await this.abandon(lockToken, FAILED_ACK_ABANDON_MS, false);
         }
         return;
       }
@@ -330,7 +398,7 @@ export class OrchestrationDispatcher {
   /** A timer this runtime scheduled: wake an idle slot when it is due. */
   private wakeAt(item: WorkItem): void {
     if (!("TimerFired" in item) || this.stopping) return;
-    const delay = Math.max(0, item.TimerFired.fire_at_ms - Date.now()) + 2;
+    const delay = Math.max(0, item.TimerFired.fire_at_ms - this.deps.options.clock()) + 2;
     const handle = setTimeout(() => {
       this.timerWakeups.delete(handle);
       this.deps.notifier.notify("orchestrator");
@@ -338,4 +406,9 @@ export class OrchestrationDispatcher {
     handle.unref?.();
     this.timerWakeups.add(handle);
   }
+}
+
+/** The store refused an ack because this fetch no longer holds the lock (nothing to end here). */
+function isLockLost(error: unknown): boolean {
+  return /Invalid lock token/.test(errorMessage(error));
 }

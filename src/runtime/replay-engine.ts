@@ -376,7 +376,7 @@ export class ReplayEngine implements TaskHost, ContextHost {
           });
           break;
         case "timer":
-          event = log.append({ type: "TimerCreated", fire_at_ms: Date.now() + action.delayMs });
+          event = log.append({ type: "TimerCreated", fire_at_ms: log.clock() + action.delayMs });
           break;
         case "wait":
           event = log.append({ type: "ExternalSubscribed", name: action.name });

@@ -56,6 +56,8 @@ export type TurnOutcomeKind =
 export interface TurnDeps {
   registry: OrchestrationRegistry;
   trace: (instance: string, level: LogLevel, message: string) => void;
+  /** The runtime's clock (event timestamps, timer deadlines). Default Date.now. */
+  clock?: () => number;
 }
 
 /** The start message of the batch: the first StartOrchestration or ContinueAsNew. */
@@ -105,6 +107,7 @@ function openExecution(
   item: OrchestrationItem,
   registry: OrchestrationRegistry,
   fallbackVersion = false,
+  clock: () => number = Date.now,
 ): Opening {
   const start = startMessage(item.messages);
   const completions = item.messages.filter(
@@ -148,7 +151,7 @@ function openExecution(
 
   // h. A new execution starts with OrchestrationStarted at event 1.
   const lastId = persisted.length > 0 ? persisted[persisted.length - 1]!.event_id : 0;
-  const log = new EventLog(item.instance, executionId, lastId + 1);
+  const log = new EventLog(item.instance, executionId, lastId + 1, clock);
   let started: EventOf<"OrchestrationStarted">;
   if (currentStart) {
     started = currentStart;
@@ -226,7 +229,7 @@ export function failTurn(
 }
 
 export function planTurn(item: OrchestrationItem, deps: TurnDeps): TurnDecision {
-  const opening = openExecution(item, deps.registry);
+  const opening = openExecution(item, deps.registry, false, deps.clock);
   if (opening.kind === "drop") return { kind: "ack", plan: dropBatch(item.executionId), outcome: "dropped" };
   if (opening.kind === "unregistered") return opening;
   const { executionId, persisted, log, started, name, version, completions } = opening.execution;

@@ -6,11 +6,18 @@
  */
 import type { ActivityExecuteItem, FetchedWorkItem, Provider, WorkItem } from "../provider/types.ts";
 import { ActivityContext } from "./activity-context.ts";
-import { callWithRetries } from "./call-with-retries.ts";
+import { callWithRetries, whileHeld } from "./call-with-retries.ts";
+import type { ClockGuard } from "./clock-guard.ts";
 import { errorMessage } from "./errors.ts";
 import { FailureStreak } from "./failure-streak.ts";
 import { fromJson, toJson } from "./json.ts";
-import { fetchErrorBackoffMs, isRetryable, startRenewal, unregisteredBackoffMs } from "./lock-renewal.ts";
+import {
+  fetchErrorBackoffMs,
+  HeldLock,
+  isRetryable,
+  startRenewal,
+  unregisteredBackoffMs,
+} from "./lock-renewal.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
 import { type Notifier, sleep, unlessAborted } from "./notifier.ts";
 import { type ResolvedOptions, renewalIntervalMs } from "./options.ts";
@@ -19,7 +26,11 @@ import type { SessionTracker } from "./sessions.ts";
 
 const OVER_CAPACITY_DELAY_MS = 100;
 const FAILED_ACK_ABANDON_MS = 100;
-const ACK_RETRIES = 8;
+/**
+ * An ack is retried while the activity's lock is held, stopping this long before its expiry as
+ * known locally (which may be late by the fetch's round trip).
+ */
+const ACK_LOCK_MARGIN_MS = 500;
 
 export interface WorkerDeps {
   provider: Provider;
@@ -29,6 +40,8 @@ export interface WorkerDeps {
   metrics: RuntimeMetrics;
   sessions: SessionTracker;
   nodeId: string;
+  /** Whether this runtime's clock agrees with the database's: no leases are taken otherwise. */
+  clockGuard: ClockGuard;
   /** Aborted when the runtime stops: no more fetches. */
   stopSignal: AbortSignal;
   /** Aborted when shutdown runs out of time: running activities are handed back. */
@@ -66,6 +79,8 @@ export class WorkerDispatcher {
     let errors = 0;
     const failures = new FailureStreak("fetchWorkItem", options.logger);
     while (!stopSignal.aborted) {
+      // A clock that disagrees with the database's would judge other runtimes' locks wrongly.
+      if (!(await this.deps.clockGuard.waitUntilAgreed(stopSignal))) break;
       const session =
         sessions.distinct >= options.maxSessionsPerRuntime
           ? null
@@ -73,6 +88,7 @@ export class WorkerDispatcher {
       const waiter = notifier.arm("worker");
       const began = Date.now();
       let fetched: FetchedWorkItem | null;
+      let lock = new HeldLock(options.workerLockTimeoutMs);
       try {
         const outcome = await unlessAborted(
           provider.fetchWorkItem(
@@ -88,6 +104,7 @@ export class WorkerDispatcher {
         );
         if (!outcome) break;
         fetched = outcome.value;
+        lock = new HeldLock(options.workerLockTimeoutMs);
         errors = 0;
         failures.succeeded();
       } catch (error) {
@@ -110,7 +127,7 @@ export class WorkerDispatcher {
         break;
       }
       try {
-        await this.execute(fetched, workerId);
+        await this.execute(fetched, workerId, lock);
       } catch (error) {
         // A bug here must not end the slot: the item's lock expires and it is fetched again.
         options.logger.error(
@@ -120,7 +137,7 @@ export class WorkerDispatcher {
     }
   }
 
-  private async execute(fetched: FetchedWorkItem, workerId: string): Promise<void> {
+  private async execute(fetched: FetchedWorkItem, workerId: string, lock: HeldLock): Promise<void> {
     const { provider, options, sessions } = this.deps;
     const { item, lockToken } = fetched;
     if (!("ActivityExecute" in item)) {
@@ -137,13 +154,18 @@ export class WorkerDispatcher {
       return;
     }
     try {
-      await this.run(a, fetched, workerId);
+      await this.run(a, fetched, workerId, lock);
     } finally {
       if (sessionId !== null) sessions.release(sessionId);
     }
   }
 
-  private async run(a: ActivityExecuteItem, fetched: FetchedWorkItem, workerId: string): Promise<void> {
+  private async run(
+    a: ActivityExecuteItem,
+    fetched: FetchedWorkItem,
+    workerId: string,
+    lock: HeldLock,
+  ): Promise<void> {
     const { provider, options, metrics } = this.deps;
     const { lockToken, attemptCount } = fetched;
     const identity = { instance: a.instance, execution_id: a.execution_id, id: a.id };
@@ -153,7 +175,7 @@ export class WorkerDispatcher {
       options.logger.error(
         `poisoned activity ${a.name}#${a.id} of ${a.instance} after ${attemptCount} attempts`,
       );
-      await this.complete(lockToken, {
+      await this.complete(lockToken, lock, {
         ActivityFailed: {
           ...identity,
           details: {
@@ -191,10 +213,15 @@ export class WorkerDispatcher {
     }
 
     const controller = new AbortController();
+    const { clockGuard } = this.deps;
     const renewal = startRenewal(
       renewalIntervalMs(options.workerLockTimeoutMs, options.workerLockRenewalBufferMs),
       () => provider.renewWorkItemLock(lockToken, options.workerLockTimeoutMs),
-      () => controller.abort(new Error("activity cancelled: its work item lock is gone")),
+      () => {
+        clockGuard.recheck(); // a lost lock may mean our clock moved
+        controller.abort(new Error("activity cancelled: its work item lock is gone"));
+      },
+      { lock, mayRenew: () => clockGuard.agrees },
     );
     const ctx = new ActivityContext(
       {
@@ -245,7 +272,10 @@ export class WorkerDispatcher {
       if (first.kind === "ok") {
         try {
           completion = {
-            ActivityCompleted: { ...identity, result: toJson(first.value, `result of activity '${a.name}'`) },
+            ActivityCompleted: {
+              ...identity,
+              result: toJson(first.value, `result of activity '${a.name}'`, options.limits),
+            },
           };
           metrics.activitySuccess++;
         } catch (error) {
@@ -254,7 +284,7 @@ export class WorkerDispatcher {
       } else {
         completion = this.failure(identity, errorMessage(first.error));
       }
-      await this.complete(lockToken, completion);
+      await this.complete(lockToken, lock, completion);
     } finally {
       renewal.stop();
       force.removeEventListener("abort", onForce);
@@ -275,18 +305,23 @@ export class WorkerDispatcher {
   }
 
   /**
-   * Ack the completion, retrying retryable errors with backoff: re-running an activity because a
-   * connection blinked costs more than waiting. Once an attempt has failed retryably, a later
-   * permanent failure (the token is no longer valid) may mean the earlier attempt committed after
-   * all; either way the lock is gone, and if nothing committed the item comes back when it expires.
+   * Ack the completion, retrying retryable errors with backoff for as long as the lock is held:
+   * re-running an activity because the database was away for a while costs more than waiting.
+   * Once an attempt has failed retryably, a later permanent failure (the token is no longer valid)
+   * may mean the earlier attempt committed after all; either way the lock is gone, and if nothing
+   * committed the item comes back when it expires. A clock that disagrees with the database's
+   * would judge the lock wrongly: the ack waits for it to agree while the lock lasts.
    */
-  private async complete(lockToken: string, completion: WorkItem): Promise<void> {
-    const { provider, options, notifier, metrics } = this.deps;
+  private async complete(lockToken: string, lock: HeldLock, completion: WorkItem): Promise<void> {
+    const { provider, options, notifier, metrics, clockGuard, forceSignal } = this.deps;
+    await clockGuard.waitUntilAgreed(forceSignal, lock.remainingMs() - ACK_LOCK_MARGIN_MS);
     const outcome = await callWithRetries(
       () => provider.ackWorkItem(lockToken, completion),
-      ACK_RETRIES,
+      // Until the lock runs out, or shutdown runs out of time (the item then returns on expiry).
+      (delay) => !forceSignal.aborted && whileHeld(lock, ACK_LOCK_MARGIN_MS)(delay),
       () => metrics.providerErrors++,
     );
+    if (outcome.kind !== "ok" && outcome.kind !== "exhausted") clockGuard.recheck();
     if (outcome.kind === "ok") {
       notifier.notify("orchestrator");
     } else if (outcome.kind === "unknown") {
