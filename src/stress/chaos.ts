@@ -6,9 +6,13 @@
  *
  * Which faults run depends on what this run may touch: the server is restarted only when the run
  * started it itself, and runtime processes are killed only when there are several of them.
+ *
+ * Failover (`--failover`) is not drawn at random: it is scheduled at given times (each promotion
+ * also builds a new standby, which takes a while), between the random faults.
  */
 import pg from "pg";
 
+/** The kinds drawn at random. */
 export const FAULT_KINDS = [
   "terminate-backends",
   "restart-server",
@@ -16,7 +20,7 @@ export const FAULT_KINDS = [
   "idle-in-transaction",
   "kill-runtime",
 ] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+export type FaultKind = (typeof FAULT_KINDS)[number] | "failover";
 
 export interface FaultRecord {
   /** Milliseconds since chaos started. */
@@ -40,6 +44,8 @@ export interface ChaosTargets {
   exhaustPool?: (ms: number) => Promise<number>;
   /** SIGKILL one runtime process and start a replacement; only with several runtimes. */
   killRuntime?: () => Promise<string>;
+  /** Crash the primary and promote its standby behind the same address; see failover/cluster.ts. */
+  failover?: () => Promise<string>;
 }
 
 export interface ChaosOptions {
@@ -47,6 +53,8 @@ export interface ChaosOptions {
   meanIntervalMs: number;
   log: (line: string) => void;
   random?: () => number;
+  /** When to fail over, in ms since chaos started (needs the `failover` target). */
+  failoverAtMs?: readonly number[];
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -54,6 +62,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class Chaos {
   readonly faults: FaultRecord[] = [];
   private readonly kinds: FaultKind[];
+  private readonly failoversDue: number[];
   private readonly random: () => number;
   private stopped = false;
   private loop: Promise<void> | null = null;
@@ -73,6 +82,7 @@ export class Chaos {
       if (kind === "kill-runtime") return targets.killRuntime !== undefined;
       return true;
     });
+    this.failoversDue = targets.failover ? [...(options.failoverAtMs ?? [])].sort((a, b) => a - b) : [];
   }
 
   /** The fault kinds this run can inject, and the ones it cannot (with why, for the log). */
@@ -83,8 +93,10 @@ export class Chaos {
       "kill-runtime": "needs --runtimes 2 or more",
       "exhaust-pool": "no runtime pool to exhaust",
     };
+    const failovers = this.failoversDue.map((ms) => `${(ms / 1000).toFixed(1)}s`).join(", ");
     return (
       `chaos: injecting ${this.kinds.join(", ")} every ~${this.options.meanIntervalMs} ms` +
+      (failovers ? `; failover at ${failovers}` : "") +
       (off.length > 0
         ? `; not injecting ${off.map((k) => `${k} (${why[k] ?? "unavailable"})`).join(", ")}`
         : "")
@@ -121,7 +133,10 @@ export class Chaos {
     // A shuffled bag of every kind: each kind comes up equally often, in random order.
     let bag: FaultKind[] = [];
     while (!this.stopped) {
-      const pause = this.options.meanIntervalMs * (0.5 + this.random());
+      const randomPause = this.options.meanIntervalMs * (0.5 + this.random());
+      const nextFailover = this.failoversDue[0];
+      const elapsed = Date.now() - this.began;
+      const pause = nextFailover === undefined ? randomPause : Math.min(randomPause, nextFailover - elapsed);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, pause);
         this.wake = () => {
@@ -130,8 +145,14 @@ export class Chaos {
         };
       });
       if (this.stopped) break;
-      if (bag.length === 0) bag = this.shuffled(this.kinds);
-      const kind = bag.pop()!;
+      let kind: FaultKind;
+      if (nextFailover !== undefined && Date.now() - this.began >= nextFailover) {
+        this.failoversDue.shift();
+        kind = "failover";
+      } else {
+        if (bag.length === 0) bag = this.shuffled(this.kinds);
+        kind = bag.pop()!;
+      }
       const atMs = Date.now() - this.began;
       try {
         const detail = await this.inject(kind);
@@ -173,6 +194,8 @@ export class Chaos {
         return await this.holdIdleTransaction(this.between(2000, 8000));
       case "kill-runtime":
         return await this.targets.killRuntime!();
+      case "failover":
+        return await this.targets.failover!();
     }
   }
 

@@ -4,6 +4,7 @@
  */
 import type { Client } from "../runtime/index.ts";
 import type { CompletionWatcher, Finished } from "./completion-watcher.ts";
+import type { StoreAudit } from "./failover/lost-work.ts";
 
 export interface WorkloadOptions {
   scenario: string;
@@ -16,6 +17,17 @@ export interface WorkloadOptions {
   onProgress?: (p: Progress) => void;
   /** Called every tick; chaos mode uses it to inject faults. */
   onTick?: (elapsedMs: number) => Promise<void> | void;
+  /** True once the run is interrupted (a signal): stop launching, retrying and draining at once. */
+  shouldStop?: () => boolean;
+  /**
+   * Failover runs: about once a second, and before the drain ends, ask the store about every
+   * launched instance. An acknowledged start the store forgot (an asynchronous standby was
+   * promoted before it received it) is submitted again; an instance seen finished that is running
+   * again is waited for again. See failover/lost-work.ts.
+   */
+  audit?: (ids: readonly string[]) => Promise<StoreAudit>;
+  /** The audit that ends the drain failed (reported once per distinct message). */
+  onAuditError?: (message: string) => void;
 }
 
 export interface Progress {
@@ -34,6 +46,10 @@ export interface WorkloadResult {
   stuck: string[];
   startErrors: number;
   wallMs: number;
+  /** Acknowledged starts the store later had no trace of (submitted again). Failover runs only. */
+  lostStarts: number;
+  /** Instances seen finished that the store later showed running again. Failover runs only. */
+  reopened: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -48,7 +64,10 @@ export async function runWorkload(
   const launched: string[] = [];
   const finished: Finished[] = [];
   const latenciesMs: number[] = [];
+  const firstAttempt = new Map<string, { t0: number; input: unknown }>();
   let startErrors = 0;
+  let lostStarts = 0;
+  let reopened = 0;
   let next = 0;
   const started = Date.now();
   let lastProgress = 0;
@@ -65,11 +84,12 @@ export async function runWorkload(
       try {
         await client.startOrchestration(id, o.orchestration, input);
         inFlight.set(id, t0);
-        launched.push(id);
+        if (!firstAttempt.has(id)) launched.push(id);
+        firstAttempt.set(id, { t0, input });
         return;
       } catch {
         startErrors++;
-        if (Date.now() > retryDeadline) return; // if it did commit, the check reports it untracked
+        if (Date.now() > retryDeadline || o.shouldStop?.()) return; // if it did commit, the check reports it untracked
         await sleep(50);
       }
     }
@@ -101,6 +121,58 @@ export async function runWorkload(
     }
   };
 
+  // Failover runs: the store may have gone back in time (see WorkloadOptions.audit).
+  let lastAudit = 0;
+  const resubmitting = new Set<string>();
+  const auditErrors = new Set<string>();
+  const audit = async (force = false): Promise<boolean> => {
+    if (!o.audit || (!force && Date.now() - lastAudit < 1000)) return false;
+    lastAudit = Date.now();
+    let found: StoreAudit;
+    try {
+      found = await o.audit(launched);
+    } catch (error) {
+      // The server may be failing over (the next audit will tell). A forced audit must run again;
+      // a query that keeps failing would only show as a drain that never ends: say why, once.
+      if (!force) return false;
+      const message = (error as Error).message;
+      if (!auditErrors.has(message)) {
+        auditErrors.add(message);
+        o.onAuditError?.(message);
+      }
+      await sleep(200);
+      return true;
+    }
+    // Seen finished, but not in the store's present: wait for it again.
+    const reopen = (id: string) => {
+      const at = finished.findIndex((f) => f.instanceId === id);
+      if (at >= 0) {
+        finished.splice(at, 1);
+        latenciesMs.splice(at, 1);
+      }
+      inFlight.set(id, firstAttempt.get(id)!.t0);
+    };
+    const changed = found.missing.length > 0 || found.unfinished.some((id) => !inFlight.has(id));
+    for (const id of found.unfinished) {
+      if (inFlight.has(id)) continue;
+      reopened++;
+      reopen(id);
+    }
+    for (const id of found.missing) {
+      if (resubmitting.has(id)) continue;
+      lostStarts++;
+      if (!inFlight.has(id)) reopen(id);
+      const { t0, input } = firstAttempt.get(id)!;
+      resubmitting.add(id);
+      const launch: Promise<void> = launchOne(id, input, t0).finally(() => {
+        resubmitting.delete(id);
+        launching.delete(launch);
+      });
+      launching.add(launch);
+    }
+    return changed;
+  };
+
   const report = (force = false) => {
     const now = Date.now();
     if (!force && now - lastProgress < 1000) return;
@@ -115,21 +187,30 @@ export async function runWorkload(
     });
   };
 
-  while (Date.now() - started < o.durationMs) {
+  const stopped = () => o.shouldStop?.() === true;
+  while (Date.now() - started < o.durationMs && !stopped()) {
     fill();
     await sleep(5);
     await collect();
+    await audit();
     await o.onTick?.(Date.now() - started);
     report();
   }
+  // Launching is over; the hook may wait for the fault in progress (a failover run does).
+  await o.onTick?.(Date.now() - started);
   const drainDeadline = Date.now() + o.drainTimeoutMs;
   // Starts still retrying when the time ran out may have committed: settle them before draining.
   await Promise.all(launching);
-  while (inFlight.size > 0 && Date.now() < drainDeadline) {
-    await sleep(10);
-    await collect();
-    await o.onTick?.(Date.now() - started);
-    report();
+  for (;;) {
+    while (inFlight.size > 0 && Date.now() < drainDeadline && !stopped()) {
+      await sleep(10);
+      await collect();
+      await audit();
+      await o.onTick?.(Date.now() - started);
+      report();
+    }
+    // Everything looks finished: a failover run makes sure the store agrees before it is checked.
+    if (!o.audit || stopped() || Date.now() >= drainDeadline || !(await audit(true))) break;
   }
   report(true);
   return {
@@ -139,5 +220,7 @@ export async function runWorkload(
     stuck: [...inFlight.keys()],
     startErrors,
     wallMs: Date.now() - started,
+    lostStarts,
+    reopened,
   };
 }

@@ -3,6 +3,7 @@
  * `--tasks` generations: execution-id advancement and per-execution history under concurrency.
  */
 import type { OrchestrationContext } from "../../runtime/index.ts";
+import { countActivityExecution } from "../activity-executions.ts";
 import type { Scenario } from "./scenario.ts";
 import { sleep } from "./scenario.ts";
 
@@ -15,7 +16,8 @@ export const continueAsNewScenario: Scenario = {
   name: "continue-as-new",
   orchestration: "CounterOrchestration",
   register(runtime, config) {
-    runtime.registerActivity("CountStep", async (_ctx, input: CounterInput) => {
+    runtime.registerActivity("CountStep", async (ctx, input: CounterInput) => {
+      countActivityExecution(ctx);
       if (config.activityDelayMs > 0) await sleep(config.activityDelayMs);
       return input.generation;
     });

@@ -4,6 +4,7 @@
  * lock contention as much as raw speed.
  */
 import type { OrchestrationContext } from "../../runtime/index.ts";
+import { countActivityExecution } from "../activity-executions.ts";
 import type { Scenario } from "./scenario.ts";
 import { sleep } from "./scenario.ts";
 
@@ -11,7 +12,8 @@ export const fanOutScenario: Scenario = {
   name: "fan-out",
   orchestration: "FanoutOrchestration",
   register(runtime, config) {
-    runtime.registerActivity("ProcessTask", async (_ctx, input: unknown) => {
+    runtime.registerActivity("ProcessTask", async (ctx, input: unknown) => {
+      countActivityExecution(ctx);
       if (config.activityDelayMs > 0) await sleep(config.activityDelayMs);
       return input;
     });

@@ -5,6 +5,7 @@
  * loading cost.
  */
 import type { OrchestrationContext } from "../../runtime/index.ts";
+import { countActivityExecution } from "../activity-executions.ts";
 import type { Scenario } from "./scenario.ts";
 import { sleep } from "./scenario.ts";
 
@@ -26,7 +27,8 @@ export const largePayloadScenario: Scenario = {
   name: "large-payload",
   orchestration: "LargePayloadOrchestration",
   register(runtime, config) {
-    runtime.registerActivity("EchoPayload", async (_ctx, input: EchoInput) => {
+    runtime.registerActivity("EchoPayload", async (ctx, input: EchoInput) => {
+      countActivityExecution(ctx);
       if (config.activityDelayMs > 0) await sleep(config.activityDelayMs);
       return { echo: input.payload, extra: blob(input.extraBytes) };
     });
