@@ -191,7 +191,8 @@ export function registerSessionsTests(factory: ProviderFactory): void {
 
     it("test_ack_updates_session_last_activity", async () => {
       const provider = await factory.createProvider();
-      const idleWindowMs = 200;
+      // Long enough that the two calls after the sleep fit inside it on a loaded machine.
+      const idleWindowMs = 1_000;
       await provider.enqueueForWorker(sessionActivity("inst-1", 1, "session-1"));
       const fetched = present(await fetchWorkAs(provider, sessionConfig("worker-A")), "the session item");
 
@@ -207,7 +208,8 @@ export function registerSessionsTests(factory: ProviderFactory): void {
 
     it("test_renew_work_item_updates_session_last_activity", async () => {
       const provider = await factory.createProvider();
-      const idleWindowMs = 200;
+      // Long enough that the two calls after the sleep fit inside it on a loaded machine.
+      const idleWindowMs = 1_000;
       await provider.enqueueForWorker(sessionActivity("inst-1", 1, "session-1"));
       const fetched = present(await fetchWorkAs(provider, sessionConfig("worker-A")), "the session item");
 
