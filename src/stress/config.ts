@@ -27,6 +27,8 @@ export interface StressConfig {
   chaos: boolean;
   chaosIntervalMs: number;
   workerLockTimeoutMs: number;
+  /** The first runtime's clock runs this far ahead (negative: behind) of the machine's. */
+  clockSkewMs: number;
   postgresBin: string | null;
   /** Chaos failover (`--failover`): the standby's replication mode, or null for no standby. */
   failover: "sync" | "async" | null;
@@ -143,6 +145,16 @@ export function parseStressArgs(argv: readonly string[]): StressConfig {
       positiveInt("--worker-lock-timeout-ms", 1000),
     )
     .option(
+      "--clock-skew-ms <ms>",
+      "run the first runtime's clock this far ahead of the machine's (negative: behind); activity executions are counted in the activity bodies",
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n)) throw new InvalidArgumentError("--clock-skew-ms must be an integer");
+        return n;
+      },
+      0,
+    )
+    .option(
       "--postgres-bin <dir>",
       "start a throw-away server from these PostgreSQL binaries (e.g. /usr/lib/postgresql/15/bin) instead of the embedded one",
     )
@@ -196,6 +208,7 @@ export function parseStressArgs(argv: readonly string[]): StressConfig {
     chaos: boolean;
     chaosIntervalMs: number;
     workerLockTimeoutMs?: number;
+    clockSkewMs: number;
     postgresBin?: string;
     failover?: "sync" | "async";
     failovers: number;
@@ -224,6 +237,7 @@ export function parseStressArgs(argv: readonly string[]): StressConfig {
     chaos: o.chaos,
     chaosIntervalMs: o.chaosIntervalMs,
     workerLockTimeoutMs: o.workerLockTimeoutMs ?? (o.chaos ? 10_000 : 30_000),
+    clockSkewMs: o.clockSkewMs,
     postgresBin: o.postgresBin ?? null,
     failover: o.failover ?? null,
     failovers: o.failovers,

@@ -64,7 +64,7 @@ async function runScenario(name: string, ctx: RunContext): Promise<ScenarioResul
   const { config, url, adminPool, interruption } = ctx;
   const scenario = scenarios[name]!;
   const schema = `stress_${name.replace(/-/g, "_")}_${Date.now().toString(36)}`;
-  const spec = { url, schema, scenario: name, config };
+  const spec = { url, schema, scenario: name, config, clockSkewMs: config.clockSkewMs };
   const host: RuntimeHost =
     config.runtimes > 1 ? new ChildProcessHost(spec, config.runtimes) : new InProcessHost(spec);
   let clientProvider: PostgresProvider | null = null;
@@ -80,9 +80,9 @@ async function runScenario(name: string, ctx: RunContext): Promise<ScenarioResul
     });
     const client = new Client(clientProvider);
     const watcher = new CompletionWatcher(adminPool, schema);
-    // Chaos runs count duplicate activity executions inside the activity bodies (before the
-    // runtimes start: their processes inherit where to log).
-    executionLog = config.chaos ? await startCountingActivityExecutions() : null;
+    // Chaos and skewed-clock runs count duplicate activity executions inside the activity bodies
+    // (before the runtimes start: their processes inherit where to log).
+    executionLog = config.chaos || config.clockSkewMs !== 0 ? await startCountingActivityExecutions() : null;
     await host.start();
     if (interruption.interrupted) return null;
     console.log(

@@ -55,6 +55,8 @@ export interface RuntimeSpec {
   schema: string;
   scenario: string;
   config: StressConfig;
+  /** This runtime's clock runs this far ahead of the machine's (`--clock-skew-ms`, first runtime only). */
+  clockSkewMs?: number;
 }
 
 /** Build a started-ready Runtime for a scenario (used in-process and by the child entry point). */
@@ -66,6 +68,8 @@ export async function buildRuntime(
     schema: spec.schema,
     poolSize: spec.config.poolSize,
     applicationName: RUNTIME_APPLICATION_NAME,
+    // The runtime takes the provider's clock, so a skewed runtime stamps and judges with it too.
+    ...(spec.clockSkewMs ? { clock: () => Date.now() + (spec.clockSkewMs ?? 0) } : {}),
     // Under chaos a starved pool should surface as (retryable) pool timeouts, not only as waits.
     ...(spec.config.chaos ? { connectionTimeoutMs: 2000 } : {}),
   });
@@ -135,10 +139,10 @@ export class ChildProcessHost implements RuntimeHost {
     private readonly count: number,
   ) {}
 
-  private async spawnOne(): Promise<ChildProcess> {
+  private async spawnOne(spec: RuntimeSpec = this.spec): Promise<ChildProcess> {
     const child = fork(CHILD_ENTRY, [], {
       execArgv: FROM_SOURCE ? ["--import", "tsx"] : [],
-      env: { ...process.env, PGD_STRESS_SPEC: JSON.stringify(this.spec) },
+      env: { ...process.env, PGD_STRESS_SPEC: JSON.stringify(spec) },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     // Tracked from the start, so a stop during a (failed) start still reaches it.
@@ -161,7 +165,13 @@ export class ChildProcessHost implements RuntimeHost {
   }
 
   async start(): Promise<void> {
-    await Promise.all(Array.from({ length: this.count }, () => this.spawnOne()));
+    // Only the first runtime runs skewed (--clock-skew-ms); a replacement after kill-runtime does not.
+    const { clockSkewMs, ...unskewed } = this.spec;
+    await Promise.all(
+      Array.from({ length: this.count }, (_, i) =>
+        this.spawnOne(i === 0 ? { ...unskewed, clockSkewMs } : unskewed),
+      ),
+    );
   }
 
   async killOne(): Promise<string> {
@@ -170,7 +180,8 @@ export class ChildProcessHost implements RuntimeHost {
     if (!victim) return "no runtime process to kill";
     victim.kill("SIGKILL");
     const t0 = Date.now();
-    const replacement = await this.spawnOne();
+    const { clockSkewMs: _skew, ...unskewed } = this.spec;
+    const replacement = await this.spawnOne(unskewed);
     return `SIGKILLed runtime process ${victim.pid}; replacement ${replacement.pid} started in ${Date.now() - t0} ms`;
   }
 
