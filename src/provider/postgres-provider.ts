@@ -31,7 +31,8 @@ import type {
   TagFilter,
   WorkItem,
 } from "./types.ts";
-import { WakeupListener, type WakeupQueue } from "./wakeups.ts";
+import { orchestrationFetchProfile, type WaiterProfile, workFetchProfile } from "./wakeup-routing.ts";
+import { type WakeToken, WakeupListener, type WakeupQueue } from "./wakeups.ts";
 import * as workers from "./worker-queue.ts";
 
 export interface PostgresProviderOptions {
@@ -208,11 +209,14 @@ export class PostgresProvider implements Provider {
 
   /**
    * Run `fetch`; while it finds nothing and pollTimeoutMs allows, sleep until woken (a
-   * notification of `queue`, the next delayed row or lock expiry) and fetch again.
+   * notification of `queue` that `profile` — what this fetch can take — accepts, the next delayed
+   * row or lock expiry) and fetch again. A wake-up this fetch could not use is passed on to
+   * another waiter rather than dropped (wakeups.ts).
    */
   private async longPoll<T>(
     queue: WakeupQueue,
     pollTimeoutMs: number,
+    profile: WaiterProfile,
     fetch: () => Promise<T | null>,
   ): Promise<T | null> {
     const wakeups = this.wakeups;
@@ -220,22 +224,37 @@ export class PostgresProvider implements Provider {
     const deadline = Date.now() + pollTimeoutMs;
     const interruptions = wakeups.interruptionCount();
     const clockOffset = this.sql.now() - performance.now();
-    for (;;) {
-      const seen = wakeups.generation(queue);
-      // The caller checked its clock before this call: if the clock stepped since, let it check
-      // again rather than judge locks with the stepped clock (docs/clocks.md).
-      if (Math.abs(this.sql.now() - performance.now() - clockOffset) > CLOCK_STEP_MS) return null;
-      const found = await fetch();
-      if (found !== null) return found;
-      const remaining = deadline - Date.now();
-      if (remaining <= 0 || wakeups.interruptionCount() !== interruptions) return null;
-      const now = this.sql.now();
-      const row = await this.sql.callOne<{ next_wakeup_at: number | null }>("long_poll", "next_wakeup_at", [
-        queue,
-        now,
-      ]);
-      const untilNext = row?.next_wakeup_at == null ? Number.POSITIVE_INFINITY : row.next_wakeup_at - now;
-      await wakeups.waitForChange(queue, seen, Math.min(remaining, untilNext, MAX_IDLE_WAIT_MS));
+    let wokenBy: WakeToken | null = null;
+    try {
+      for (;;) {
+        const seen = wakeups.generation(queue);
+        // The caller checked its clock before this call: if the clock stepped since, let it check
+        // again rather than judge locks with the stepped clock (docs/clocks.md).
+        if (Math.abs(this.sql.now() - performance.now() - clockOffset) > CLOCK_STEP_MS) return null;
+        const found = await fetch();
+        if (found !== null) {
+          wokenBy = null; // used
+          return found;
+        }
+        wakeups.passOn(wokenBy);
+        wokenBy = null;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0 || wakeups.interruptionCount() !== interruptions) return null;
+        const now = this.sql.now();
+        const row = await this.sql.callOne<{ next_wakeup_at: number | null }>("long_poll", "next_wakeup_at", [
+          queue,
+          now,
+        ]);
+        const untilNext = row?.next_wakeup_at == null ? Number.POSITIVE_INFINITY : row.next_wakeup_at - now;
+        wokenBy = await wakeups.waitForChange(
+          queue,
+          seen,
+          Math.min(remaining, untilNext, MAX_IDLE_WAIT_MS),
+          profile,
+        );
+      }
+    } finally {
+      wakeups.passOn(wokenBy); // a fetch that failed (or a clock step) must not swallow its wake-up either
     }
   }
 
@@ -260,7 +279,7 @@ export class PostgresProvider implements Provider {
     filter: DispatcherCapabilityFilter | null,
   ): Promise<FetchedOrchestrationItem | null> {
     if (filter && filter.supportedDuroxideVersions.length === 0) return Promise.resolve(null); // matches nothing
-    return this.longPoll("orch", pollTimeoutMs, () =>
+    return this.longPoll("orch", pollTimeoutMs, orchestrationFetchProfile(filter), () =>
       orchestrations.fetchOrchestrationItem(this.sql, lockTimeoutMs, 0, filter),
     );
   }
@@ -309,9 +328,14 @@ export class PostgresProvider implements Provider {
     tagFilter: TagFilter,
   ): Promise<FetchedWorkItem | null> {
     if (tagFilter.kind === "none") return Promise.resolve(null); // an orchestrator-only node
-    return this.longPoll("work", pollTimeoutMs, () =>
-      workers.fetchWorkItem(this.sql, lockTimeoutMs, 0, session, tagFilter),
-    );
+    return this.longPoll("work", pollTimeoutMs, workFetchProfile(session, tagFilter), async () => {
+      const found = await workers.fetchWorkItem(this.sql, lockTimeoutMs, 0, session, tagFilter);
+      // Remember who claimed a session, so a wake-up for it is passed on to that fetch (wakeups.ts).
+      const claimed =
+        found && "ActivityExecute" in found.item ? found.item.ActivityExecute.session_id : undefined;
+      if (claimed && session) this.wakeups?.sessionFetched(claimed, session.ownerId);
+      return found;
+    });
   }
 
   async ackWorkItem(lockToken: string, completion: WorkItem | null): Promise<void> {

@@ -8,6 +8,16 @@
  * fetch runs is never missed. While the LISTEN connection is down, waits are cut to a short
  * polling interval until it reconnects: polling covers the gap.
  *
+ * A wake-up must reach a fetch that can take the work (wakeup-routing.ts): a worker notification
+ * says what arrived (how many items, their tag, session and session owner), and only waiting
+ * fetches that accept it are woken — as many as items arrived, oldest first. An undescribed
+ * notification (orchestrator queue) wakes one waiting fetch of each kind (capability filter).
+ * Identical waiters still cost one fetch per item: that is the economy wakeOne was for, since
+ * waking every idle dispatcher sent all but one to the store for nothing. A woken fetch that
+ * comes back empty does not swallow its wake-up: passOn() hands it to a waiting fetch of a kind
+ * the wake-up has not reached yet (e.g. the session's new owner), so it ends after at most one
+ * fetch per kind.
+ *
  * The first connection checks that LISTEN works on it (listen-probe.ts). Behind a pooler in
  * transaction mode it does not: the listener then warns once, closes its connection and polls for
  * good (waits cut to POLLING_FALLBACK_MS). A direct connection string for the listener alone
@@ -19,8 +29,31 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import { DEFAULT_PROBE_TIMEOUT_MS, probeListenOn } from "./listen-probe.ts";
+import {
+  ANY_FETCH,
+  type Arrival,
+  parseArrival,
+  undescribedArrival,
+  type WaiterProfile,
+} from "./wakeup-routing.ts";
 
 export type WakeupQueue = "orch" | "work";
+
+/** A wake-up in flight: what arrived, and the kinds of fetch it has reached so far. */
+export interface WakeToken {
+  readonly queue: WakeupQueue;
+  arrival: Arrival;
+  readonly reached: Set<string>;
+}
+
+interface Waiter {
+  readonly profile: WaiterProfile;
+  /** Resolve the wait; `token` when a wake-up (rather than a timer or interruption) ends it. */
+  wake(token: WakeToken | null): void;
+}
+
+/** Session owners remembered from this provider's fetches (a bound, not a cache to tune). */
+const MAX_REMEMBERED_SESSIONS = 10_000;
 
 /** How long a wait may last while the LISTEN connection is down. */
 const DISCONNECTED_POLL_MS = 100;
@@ -46,7 +79,9 @@ export class WakeupListener {
   /** Bumped by interruptWaits(): a long poll that started before it gives up instead of waiting again. */
   private interruptions = 0;
   /** Waiting long polls per queue, oldest first (a Set keeps insertion order). */
-  private readonly waiters: Record<WakeupQueue, Set<() => void>> = { orch: new Set(), work: new Set() };
+  private readonly waiters: Record<WakeupQueue, Set<Waiter>> = { orch: new Set(), work: new Set() };
+  /** Session → owner id, as fetches through this provider claimed them (see passOn). */
+  private readonly sessionOwners = new Map<string, string>();
   /** Whether the first connection has been checked for LISTEN yet (once per listener). */
   private probed = false;
   /** LISTEN does not work on this connection: poll instead, never connect again. */
@@ -75,32 +110,78 @@ export class WakeupListener {
   /**
    * Wait until this waiter is woken, the queue's generation has already moved past `seen`
    * (a notification arrived while the caller was fetching), `ms` pass, or waits are interrupted.
+   * `profile` says which wake-ups this fetch can use. Returns the wake-up that ended the wait,
+   * if one did: when the fetch that follows finds nothing, hand it to passOn().
    */
-  async waitForChange(queue: WakeupQueue, seen: number, ms: number): Promise<void> {
+  async waitForChange(
+    queue: WakeupQueue,
+    seen: number,
+    ms: number,
+    profile: WaiterProfile = ANY_FETCH,
+  ): Promise<WakeToken | null> {
     const limit = this.connected
       ? ms
       : Math.min(ms, this.listenUnavailable ? POLLING_FALLBACK_MS : DISCONNECTED_POLL_MS);
-    if (limit <= 0 || this.generations[queue] !== seen || this.closed) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters[queue].delete(done);
-        resolve();
+    if (limit <= 0 || this.generations[queue] !== seen || this.closed) return null;
+    return await new Promise<WakeToken | null>((resolve) => {
+      const waiter: Waiter = {
+        profile,
+        wake: (token) => {
+          clearTimeout(timer);
+          this.waiters[queue].delete(waiter);
+          resolve(token);
+        },
       };
-      const timer = setTimeout(done, limit);
-      this.waiters[queue].add(done);
+      const timer = setTimeout(() => waiter.wake(null), limit);
+      this.waiters[queue].add(waiter);
     });
   }
 
   /**
+   * The fetch woken by `token` found nothing: wake a waiting fetch of a kind the wake-up has not
+   * reached yet that accepts it, if any (one per call; it passes the wake-up on again in turn if
+   * it finds nothing either). Each kind is reached once, so a wake-up cannot circle between
+   * waiters. No-op for null (a wait that ended without a wake-up).
+   */
+  passOn(token: WakeToken | null): void {
+    if (!token || this.closed) return;
+    const { arrival } = token;
+    if (arrival.session !== null && arrival.owner === null) {
+      // Unowned when inserted, so every fetch that claims sessions was eligible; if one of ours has
+      // claimed it since, only that one can take the item now.
+      const owner = this.sessionOwners.get(arrival.session);
+      if (owner !== undefined) token.arrival = { ...arrival, owner };
+    }
+    for (const waiter of this.waiters[token.queue]) {
+      if (!waiter.profile.accepts(token.arrival)) continue;
+      const kind = waiter.profile.kind(token.arrival);
+      if (token.reached.has(kind)) continue;
+      token.reached.add(kind);
+      waiter.wake(token);
+      return;
+    }
+  }
+
+  /** A fetch through this provider claimed (or kept) `session` for `owner`: see passOn(). */
+  sessionFetched(session: string, owner: string): void {
+    this.sessionOwners.delete(session); // re-insert: the Map's order is then least recently fetched first
+    this.sessionOwners.set(session, owner);
+    if (this.sessionOwners.size > MAX_REMEMBERED_SESSIONS) {
+      const oldest = this.sessionOwners.keys().next();
+      if (!oldest.done) this.sessionOwners.delete(oldest.value);
+    }
+  }
+
+  /**
    * Work was enqueued through this very provider: while notifications do not arrive (LISTEN
-   * unavailable, or not connected yet), wake one waiting fetch of `queue` now instead of at its
-   * next poll. With LISTEN, the NOTIFY does this (and a second wake would send two fetchers).
+   * unavailable, or not connected yet), wake one waiting fetch of `queue` of each kind now instead
+   * of at its next poll. With LISTEN, the NOTIFY does this (and a second wake would send two
+   * fetchers).
    */
   enqueuedLocally(queue: WakeupQueue): void {
     if (this.connected) return;
     this.generations[queue]++;
-    this.wakeOne(queue);
+    this.deliver(queue, undescribedArrival());
   }
 
   /** Counter a long poll reads when it starts; see interruptWaits(). */
@@ -133,12 +214,29 @@ export class WakeupListener {
   }
 
   private wakeAll(): void {
-    for (const queue of ["orch", "work"] as const) for (const wake of [...this.waiters[queue]]) wake();
+    for (const queue of ["orch", "work"] as const)
+      for (const waiter of [...this.waiters[queue]]) waiter.wake(null);
   }
 
-  private wakeOne(queue: WakeupQueue): void {
-    const first = this.waiters[queue].values().next();
-    if (!first.done) first.value();
+  /**
+   * Wake the waiting fetches that should take `arrival`, oldest first: for a described arrival,
+   * up to `count` fetches that accept it; for an undescribed one, up to `count` of each kind.
+   */
+  private deliver(queue: WakeupQueue, arrival: Arrival): void {
+    const token: WakeToken = { queue, arrival, reached: new Set() };
+    const perKind = new Map<string, number>();
+    let woken = 0;
+    for (const waiter of [...this.waiters[queue]]) {
+      if (arrival.described && woken >= arrival.count) break;
+      if (!waiter.profile.accepts(arrival)) continue;
+      const kind = waiter.profile.kind(arrival);
+      const ofKind = perKind.get(kind) ?? 0;
+      if (!arrival.described && ofKind >= arrival.count) continue;
+      perKind.set(kind, ofKind + 1);
+      woken++;
+      token.reached.add(kind);
+      waiter.wake(token);
+    }
   }
 
   private ensureConnected(): void {
@@ -158,10 +256,10 @@ export class WakeupListener {
             ? "work"
             : null;
       if (!queue) return;
-      // One notification, one fetcher: waking every idle dispatcher sent all but one of them to
-      // the store to find nothing. Busy dispatchers fetch again after each item anyway.
+      // One item, one fetcher (one that can take it): waking every idle dispatcher sent all but one
+      // of them to the store to find nothing. Busy dispatchers fetch again after each item anyway.
       this.generations[queue]++;
-      this.wakeOne(queue);
+      this.deliver(queue, queue === "work" ? parseArrival(message.payload) : undescribedArrival());
     });
     const lost = (error?: Error) => {
       if (this.client !== client) return;
