@@ -4,9 +4,16 @@
  * Encoding is `JSON.stringify` of the wire object; the text is stored verbatim and returned as is.
  * Decoding is strict in the ways serde is: an unknown `type` / variant tag, a missing required
  * field or a field of the wrong JSON type is an error (this is how corrupt rows and history written
- * by a newer engine surface). Like serde it accepts a missing optional field (null / default) and
- * ignores unknown keys. Decoded objects are rebuilt from the known fields only, with defaults
- * filled in, so callers never see keys the contract does not define.
+ * by a newer engine surface). Like serde it accepts a missing optional field and tolerates unknown
+ * keys.
+ *
+ * Since duroxide 0.1.31 events must round-trip exactly (contract §2.3), so a decoded value is the
+ * object JSON.parse gave, not a rebuilt copy: key order, unknown keys (fields a newer engine added)
+ * and numbers are kept, and re-stringifying it gives back the stored text. The only changes are the
+ * ones serde itself makes when reading, and they never apply to text serde (or this package) wrote:
+ * a missing always-written field (`parent_instance`, `source_event_id`, `carry_forward_events` of
+ * ContinueAsNew, …) is filled with its default, and an omitted-when-absent field written as `null`
+ * is dropped.
  */
 import type {
   AppErrorKind,
@@ -84,6 +91,7 @@ export function checkTextColumn(value: string | null | undefined, what: string):
  *   string / u64        required
  *   string|null / u64|null   Option<T> that serde always writes; missing reads as null
  *   string?             Option<String> omitted when absent; missing or null → field left out
+ *   u64?                Option<u64> omitted when absent; missing or null → field left out
  *   pairs?              Option<Vec<(String,String)>> omitted when absent
  *   pairs               Vec<(String,String)> that defaults to [] when missing
  *   u64=0               u64 that defaults to 0 when missing
@@ -95,6 +103,7 @@ type FieldSpec =
   | "string|null"
   | "u64|null"
   | "string?"
+  | "u64?"
   | "pairs?"
   | "pairs"
   | "u64=0"
@@ -109,6 +118,7 @@ const EVENT_KINDS: Readonly<Record<EventType, Fields>> = {
     input: "string",
     parent_instance: "string|null",
     parent_id: "u64|null",
+    parent_execution_id: "u64?",
     carry_forward_events: "pairs?",
     initial_custom_status: "string?",
   },
@@ -156,6 +166,7 @@ const WORK_ITEM_KINDS: Readonly<Record<WorkItemKind, Fields>> = {
     version: "string|null",
     parent_instance: "string|null",
     parent_id: "u64|null",
+    parent_execution_id: "u64?",
     execution_id: "u64",
   },
   ActivityExecute: {
@@ -189,6 +200,9 @@ const WORK_ITEM_KINDS: Readonly<Record<WorkItemKind, Fields>> = {
     orchestration: "string",
     input: "string",
     version: "string|null",
+    parent_instance: "string?",
+    parent_id: "u64?",
+    parent_execution_id: "u64?",
     carry_forward_events: "pairs",
     initial_custom_status: "string?",
   },
@@ -264,6 +278,9 @@ function readFields(source: JsonObject, spec: Fields, target: JsonObject, path: 
         break;
       case "string?":
         if (present && value !== null) target[key] = readString(value, at);
+        break;
+      case "u64?":
+        if (present && value !== null) target[key] = readU64(value, at);
         break;
       case "pairs?":
         if (present && value !== null) target[key] = readPairs(value, at);
@@ -382,36 +399,88 @@ function readBool(payload: unknown, path: string): boolean {
   return value;
 }
 
-/** Validate an already-parsed value as an Event; returns a normalised copy. */
-export function eventFromJson(value: unknown): Event {
+/**
+ * What serde does to a field it reads, applied in place to a freshly parsed object: a missing
+ * always-written field gets its default and an omitted-when-absent field written as `null` goes.
+ * Neither occurs in text serde or JSON.stringify of a typed value wrote, so such text is untouched.
+ */
+function applySerdeDefaults(target: JsonObject, spec: Fields): void {
+  for (const [key, kind] of Object.entries(spec)) {
+    const present = has(target, key);
+    switch (kind) {
+      case "string|null":
+      case "u64|null":
+        if (!present) target[key] = null;
+        break;
+      case "pairs":
+        if (!present) target[key] = [];
+        break;
+      case "u64=0":
+        if (!present) target[key] = 0;
+        break;
+      case "string?":
+      case "u64?":
+      case "pairs?":
+        if (present && target[key] === null) delete target[key];
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+function eventSpec(value: unknown): { event: JsonObject; type: EventType; spec: Fields } {
   if (!isObject(value)) throw new CodecError("event: expected a JSON object");
   const type = value.type;
   if (typeof type !== "string") throw new CodecError("event.type: missing or not a string");
   const spec = Object.hasOwn(EVENT_KINDS, type) ? EVENT_KINDS[type as EventType] : undefined;
   if (!spec) throw new CodecError(`event.type: unknown event type ${JSON.stringify(type)}`);
-  const out: JsonObject = {};
-  readFields(value, ENVELOPE, out, "event");
-  out.type = type;
-  readFields(value, spec, out, `event(${type})`);
-  return out as unknown as Event;
+  // Validation only: the copies readFields builds are thrown away.
+  readFields(value, ENVELOPE, {}, "event");
+  readFields(value, spec, {}, `event(${type})`);
+  return { event: value, type: type as EventType, spec };
 }
 
-/** Validate an already-parsed value as a WorkItem; returns a normalised copy. */
-export function workItemFromJson(value: unknown): WorkItem {
+function workItemSpec(value: unknown): { payload: JsonObject; spec: Fields } {
   const [tag, payload] = externalTag(value, "work item");
   const spec = Object.hasOwn(WORK_ITEM_KINDS, tag) ? WORK_ITEM_KINDS[tag as WorkItemKind] : undefined;
   if (!spec) throw new CodecError(`work item: unknown variant ${JSON.stringify(tag)}`);
-  return { [tag]: readVariantFields(payload, spec, tag) } as unknown as WorkItem;
+  if (!isObject(payload)) throw new CodecError(`${tag}: expected an object`);
+  readFields(payload, spec, {}, tag);
+  return { payload, spec };
 }
 
-/** Strictly decode one stored event. Throws CodecError. */
+/**
+ * Validate a value as an Event (throws CodecError). Returns the same object, unchanged: the write
+ * path stores `JSON.stringify` of exactly what the runtime gave.
+ */
+export function eventFromJson(value: unknown): Event {
+  return eventSpec(value).event as unknown as Event;
+}
+
+/** Validate a value as a WorkItem (throws CodecError). Returns the same object, unchanged. */
+export function workItemFromJson(value: unknown): WorkItem {
+  workItemSpec(value);
+  return value as WorkItem;
+}
+
+/**
+ * Strictly decode one stored event (throws CodecError). The result is the parsed object itself
+ * (key order, unknown keys, every envelope field as stored), so the round trip is exact.
+ */
 export function decodeEvent(text: string): Event {
-  return eventFromJson(parseJson(text, "event"));
+  const { event, spec } = eventSpec(parseJson(text, "event"));
+  applySerdeDefaults(event, ENVELOPE);
+  applySerdeDefaults(event, spec);
+  return event as unknown as Event;
 }
 
-/** Strictly decode one stored work item. Throws CodecError. */
+/** Strictly decode one stored work item (throws CodecError); the parsed object, as for events. */
 export function decodeWorkItem(text: string): WorkItem {
-  return workItemFromJson(parseJson(text, "work item"));
+  const parsed = parseJson(text, "work item");
+  const { payload, spec } = workItemSpec(parsed);
+  applySerdeDefaults(payload, spec);
+  return parsed as WorkItem;
 }
 
 // ---------------------------------------------------------------------------------------------

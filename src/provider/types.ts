@@ -49,6 +49,8 @@ export interface StartOrchestrationItem {
   version: string | null;
   parent_instance: string | null;
   parent_id: U64 | null;
+  /** duroxide ≥ 0.1.30: the parent execution that scheduled this child; omitted when absent. */
+  parent_execution_id?: U64;
   execution_id: U64;
 }
 export interface ActivityExecuteItem {
@@ -104,6 +106,10 @@ export interface ContinueAsNewItem {
   orchestration: string;
   input: string;
   version: string | null;
+  /** duroxide ≥ 0.1.30: the parent link of a child that continues as new; each omitted when absent. */
+  parent_instance?: string;
+  parent_id?: U64;
+  parent_execution_id?: U64;
   carry_forward_events: [string, string][];
   initial_custom_status?: string;
 }
@@ -150,6 +156,8 @@ export type EventKind =
       input: string;
       parent_instance: string | null;
       parent_id: U64 | null;
+      /** duroxide ≥ 0.1.30: set on children started by such a runtime; omitted when absent. */
+      parent_execution_id?: U64;
       carry_forward_events?: [string, string][];
       initial_custom_status?: string;
     }

@@ -26,6 +26,7 @@ import { registerMultiExecutionTests } from "./multi_execution.ts";
 import { registerPoisonMessageTests } from "./poison_message.ts";
 import { registerPruneTests } from "./prune.ts";
 import { registerQueueSemanticsTests } from "./queue_semantics.ts";
+import { registerRaceReplayTests } from "./race_replay.ts";
 import { registerSessionsTests } from "./sessions.ts";
 import { registerTagFilteringTests } from "./tag_filtering.ts";
 
@@ -48,6 +49,7 @@ export {
   registerPoisonMessageTests,
   registerPruneTests,
   registerQueueSemanticsTests,
+  registerRaceReplayTests,
   registerSessionsTests,
   registerTagFilteringTests,
 };
@@ -73,6 +75,7 @@ export const VALIDATION_CATEGORIES: Readonly<Record<string, (factory: ProviderFa
   custom_status: registerCustomStatusTests,
   tag_filtering: registerTagFilteringTests,
   kv_store: registerKvStoreTests,
+  race_replay: registerRaceReplayTests,
 };
 
 export interface ValidationSuiteOptions {

@@ -1,8 +1,11 @@
 /**
  * poison_message: attempt counts start at 1, grow with every fetch (abandon or lock expiry), are kept
  * per message, shrink (never below 0) on ignoreAttempt abandons, and a batch reports its maximum.
+ * Since duroxide 0.1.31 an orchestration abandon's delay and attempt decrement touch only the rows
+ * its fetch locked.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import type { Provider } from "../provider/types.ts";
 import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
@@ -11,9 +14,26 @@ import {
   expectOrchestrationItem,
   expectWorkItem,
   payloadOf,
+  queueMessage,
   sleep,
+  startedEvent,
   startItem,
+  testMetadata,
 } from "./helpers.ts";
+
+/**
+ * The 0.1.31 tests' setup: start the instance (OrchestrationStarted with input "", metadata
+ * {TestOrch, 1.0.0}), because inputs for an instance that does not exist are dropped at fetch.
+ */
+async function startInstance(provider: Provider, instance: string): Promise<void> {
+  await provider.enqueueForOrchestrator(startItem(instance), null);
+  const fetched = await expectOrchestrationItem(provider);
+  expect(fetched.item.instance).toBe(instance);
+  await ack(provider, fetched.lockToken, {
+    events: [startedEvent(instance, 1, { input: "" })],
+    metadata: testMetadata(),
+  });
+}
 
 export function registerPoisonMessageTests(factory: ProviderFactory): void {
   describe("poison_message", () => {
@@ -174,6 +194,60 @@ export function registerPoisonMessageTests(factory: ProviderFactory): void {
       expect(third.item.messages).toHaveLength(2);
       expect(third.attemptCount).toBe(3);
       await ack(provider, third.lockToken);
+    });
+
+    it("orchestration_delayed_abandon_preserves_unlocked_rows", async () => {
+      const provider = await factory.createProvider();
+      const lockTimeoutMs = factory.lockTimeoutMs;
+      const instance = "delayed-abandon-unlocked-rows";
+      await startInstance(provider, instance);
+
+      await provider.enqueueForOrchestrator(queueMessage(instance, "q", "locked"), null);
+      const locked = await expectOrchestrationItem(provider, { lockTimeoutMs });
+      expect(locked.item.messages).toHaveLength(1);
+      expect(payloadOf(locked.item.messages[0], "QueueMessage").data).toBe("locked");
+
+      // Arrives while the batch is locked: not part of it.
+      await provider.enqueueForOrchestrator(queueMessage(instance, "q", "unlocked"), null);
+      await provider.abandonOrchestrationItem(locked.lockToken, 5_000, false);
+
+      const next = await expectOrchestrationItem(provider, { lockTimeoutMs });
+      expect(next.item.instance).toBe(instance);
+      expect(next.item.messages, "only the row the abandoned fetch locked is delayed").toHaveLength(1);
+      expect(payloadOf(next.item.messages[0], "QueueMessage").data).toBe("unlocked");
+      await ack(provider, next.lockToken);
+    });
+
+    it("orchestration_ignore_attempt_preserves_hidden_start", async () => {
+      const provider = await factory.createProvider();
+      const lockTimeoutMs = factory.lockTimeoutMs;
+      const instance = "ignore-attempt-hidden-start";
+      await startInstance(provider, instance);
+
+      await provider.enqueueForOrchestrator(startItem(instance), null);
+      const first = await expectOrchestrationItem(provider, { lockTimeoutMs });
+      expect(first.attemptCount).toBe(1);
+      await provider.abandonOrchestrationItem(first.lockToken, null, false);
+      const second = await expectOrchestrationItem(provider, { lockTimeoutMs });
+      expect(second.attemptCount).toBe(2);
+      // The start is now hidden for 1 s with 2 attempts.
+      await provider.abandonOrchestrationItem(second.lockToken, 1_000, false);
+
+      await provider.enqueueForOrchestrator(queueMessage(instance, "q", "w"), null);
+      const input = await expectOrchestrationItem(provider, { lockTimeoutMs });
+      expect(input.item.messages, "the hidden start is not part of the batch").toHaveLength(1);
+      expect(payloadOf(input.item.messages[0], "QueueMessage").data).toBe("w");
+      expect(input.attemptCount).toBe(1);
+      await provider.abandonOrchestrationItem(input.lockToken, null, true);
+
+      await sleep(1_100);
+      const both = await expectOrchestrationItem(provider, { lockTimeoutMs });
+      expect(both.item.messages).toHaveLength(2);
+      expect(
+        both.attemptCount,
+        "the hidden start kept its 2 attempts: the decrement applied only to the locked row",
+      ).toBe(3);
+      await ack(provider, both.lockToken);
     });
   });
 }

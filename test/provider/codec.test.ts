@@ -5,8 +5,10 @@ import {
   decodeWorkItem,
   encodeEvent,
   encodeWorkItem,
+  eventFromJson,
   eventType,
   orchestratorInstanceOf,
+  workItemFromJson,
   workItemKind,
 } from "../../src/provider/codec.ts";
 import type { ErrorDetails, Event, EventKind, WorkItem } from "../../src/provider/types.ts";
@@ -65,6 +67,15 @@ const kinds: EventKind[] = [
     parent_id: 3,
     carry_forward_events: [["Approve", "{}"]],
     initial_custom_status: "s",
+  },
+  {
+    type: "OrchestrationStarted",
+    name: "Ship",
+    version: "1.0.0",
+    input: "{}",
+    parent_instance: "order-1",
+    parent_id: 4,
+    parent_execution_id: 2,
   },
   {
     type: "OrchestrationStarted",
@@ -128,6 +139,18 @@ const workItems: WorkItem[] = [
     },
   },
   {
+    StartOrchestration: {
+      instance: "order-1::sub::4",
+      orchestration: "Ship",
+      input: "{}",
+      version: null,
+      parent_instance: "order-1",
+      parent_id: 4,
+      parent_execution_id: 3,
+      execution_id: 1,
+    },
+  },
+  {
     ActivityExecute: {
       instance: "order-1",
       execution_id: 1,
@@ -164,6 +187,18 @@ const workItems: WorkItem[] = [
       version: "1.0.0",
       carry_forward_events: [["Approve", "{}"]],
       initial_custom_status: "s",
+    },
+  },
+  {
+    ContinueAsNew: {
+      instance: "order-1::sub::4",
+      orchestration: "Ship",
+      input: "{}",
+      version: null,
+      parent_instance: "order-1",
+      parent_id: 4,
+      parent_execution_id: 1,
+      carry_forward_events: [],
     },
   },
   { QueueMessage: { instance: "order-1", name: "q", data: "d" } },
@@ -226,12 +261,12 @@ describe("event codec", () => {
     expect(() => decodeEvent(text)).toThrow(CodecError);
   });
 
-  it("reads a missing source_event_id as null and ignores unknown keys", () => {
+  it("reads a missing source_event_id as null and keeps unknown keys (a newer engine's fields)", () => {
     const { source_event_id: _, ...rest } = envelope;
     const decoded = decodeEvent(
       JSON.stringify({ ...rest, type: "ExternalEvent", name: "n", data: "d", extra: [1] }),
     );
-    expect(decoded).toEqual({ ...envelope, type: "ExternalEvent", name: "n", data: "d" });
+    expect(decoded).toEqual({ ...envelope, type: "ExternalEvent", name: "n", data: "d", extra: [1] });
   });
 
   it("defaults a KeyValueSet without last_updated_at_ms to 0", () => {
@@ -314,5 +349,139 @@ describe("work item codec", () => {
   it("names a work item by its variant", () => {
     expect(workItems.map(workItemKind)).toContain("QueueMessage");
     expect(() => workItemKind({} as WorkItem)).toThrow(CodecError);
+  });
+});
+
+/** duroxide ≥ 0.1.31: stored text comes back exactly; the 0.1.30 fields are kept (contract §2.2, §2.3). */
+describe("exact round trip and the 0.1.30 parent fields", () => {
+  // Text exactly as duroxide 0.1.32 writes it (serde field order), from the contract's examples.
+  const duroxideEvents = [
+    '{"event_id":1,"source_event_id":null,"instance_id":"order-1::sub::4","execution_id":1,"timestamp_ms":1731300000200,"duroxide_version":"0.1.32","type":"OrchestrationStarted","name":"Ship","version":"1.0.0","input":"{}","parent_instance":"order-1","parent_id":4,"parent_execution_id":1}',
+    '{"event_id":1,"source_event_id":null,"instance_id":"order-1","execution_id":1,"timestamp_ms":1731300000200,"duroxide_version":"0.1.30","type":"OrchestrationStarted","name":"P","version":"1.0.0","input":"{}","parent_instance":null,"parent_id":null}',
+    '{"event_id":7,"source_event_id":5,"instance_id":"order-1","execution_id":3,"timestamp_ms":1731300000123,"duroxide_version":"0.1.31","type":"ActivityCompleted","result":"\\"ok\\""}',
+    '{"event_id":9,"source_event_id":2,"instance_id":"q","execution_id":1,"timestamp_ms":1,"duroxide_version":"0.1.32","type":"ExternalSubscribedPersistentCancelled","reason":"dropped_future"}',
+  ];
+  const duroxideItems = [
+    '{"StartOrchestration":{"instance":"order-1::sub::4","orchestration":"Ship","input":"{}","version":null,"parent_instance":"order-1","parent_id":4,"parent_execution_id":1,"execution_id":1}}',
+    '{"StartOrchestration":{"instance":"order-1","orchestration":"P","input":"{}","version":"1.0.0","parent_instance":null,"parent_id":null,"execution_id":1}}',
+    '{"ContinueAsNew":{"instance":"order-1::sub::4","orchestration":"Ship","input":"{}","version":null,"parent_instance":"order-1","parent_id":4,"parent_execution_id":1,"carry_forward_events":[]}}',
+    '{"ContinueAsNew":{"instance":"order-1","orchestration":"P","input":"{}","version":"1.0.0","carry_forward_events":[["Approve","{}"]]}}',
+  ];
+
+  it.each(duroxideEvents)("re-stringifies a decoded event to the stored text: %s", (text) => {
+    expect(JSON.stringify(decodeEvent(text))).toBe(text);
+  });
+
+  it.each(duroxideItems)("re-stringifies a decoded work item to the stored text: %s", (text) => {
+    expect(JSON.stringify(decodeWorkItem(text))).toBe(text);
+  });
+
+  it("keeps parent_execution_id of OrchestrationStarted, StartOrchestration and ContinueAsNew", () => {
+    expect(decodeEvent(duroxideEvents[0] as string)).toMatchObject({ parent_execution_id: 1 });
+    expect(decodeWorkItem(duroxideItems[0] as string)).toMatchObject({
+      StartOrchestration: { parent_execution_id: 1 },
+    });
+    expect(decodeWorkItem(duroxideItems[2] as string)).toEqual({
+      ContinueAsNew: {
+        instance: "order-1::sub::4",
+        orchestration: "Ship",
+        input: "{}",
+        version: null,
+        parent_instance: "order-1",
+        parent_id: 4,
+        parent_execution_id: 1,
+        carry_forward_events: [],
+      },
+    });
+  });
+
+  it("omits the parent fields when absent (serde skip_serializing_if), on encode and decode", () => {
+    const started = decodeEvent(duroxideEvents[1] as string);
+    expect(started).not.toHaveProperty("parent_execution_id");
+    const start = decodeWorkItem(duroxideItems[1] as string);
+    expect(start).toMatchObject({ StartOrchestration: { parent_instance: null, parent_id: null } });
+    expect(encodeWorkItem(start)).not.toContain("parent_execution_id");
+    const can = decodeWorkItem(duroxideItems[3] as string);
+    for (const key of ["parent_instance", "parent_id", "parent_execution_id"]) {
+      expect((can as { ContinueAsNew: object }).ContinueAsNew).not.toHaveProperty(key);
+      expect(encodeWorkItem(can)).not.toContain(key);
+    }
+  });
+
+  it("drops a parent_execution_id written as null (serde reads it as absent)", () => {
+    const text = JSON.stringify({
+      ...envelope,
+      type: "OrchestrationStarted",
+      name: "N",
+      version: "1",
+      input: "{}",
+      parent_instance: null,
+      parent_id: null,
+      parent_execution_id: null,
+    });
+    expect(decodeEvent(text)).not.toHaveProperty("parent_execution_id");
+  });
+
+  it("rejects a parent_execution_id that is not a non-negative integer", () => {
+    const started = {
+      ...envelope,
+      type: "OrchestrationStarted",
+      name: "N",
+      version: "1",
+      input: "{}",
+      parent_instance: "p",
+      parent_id: 2,
+    };
+    expect(() => decodeEvent(JSON.stringify({ ...started, parent_execution_id: "1" }))).toThrow(
+      /parent_execution_id/,
+    );
+    expect(() =>
+      decodeWorkItem(
+        '{"ContinueAsNew":{"instance":"i","orchestration":"O","input":"{}","version":null,"parent_id":-1,"carry_forward_events":[]}}',
+      ),
+    ).toThrow(/parent_id/);
+  });
+
+  it("keeps duroxide_version and source_event_id exactly as written (no restamping)", () => {
+    const decoded = decodeEvent(duroxideEvents[2] as string);
+    expect(decoded.duroxide_version).toBe("0.1.31");
+    expect(decoded.source_event_id).toBe(5);
+    const odd = JSON.stringify({
+      ...envelope,
+      duroxide_version: "garbage",
+      type: "TimerFired",
+      fire_at_ms: 1,
+    });
+    expect(decodeEvent(odd).duroxide_version).toBe("garbage");
+  });
+
+  it("keeps unknown keys of known work-item variants and their order", () => {
+    const text = '{"QueueMessage":{"data":"d","instance":"i","name":"q","from_the_future":{"x":[1,2]}}}';
+    expect(JSON.stringify(decodeWorkItem(text))).toBe(text);
+  });
+
+  it("validates on encode paths without changing the caller's object", () => {
+    const item: WorkItem = {
+      ContinueAsNew: {
+        instance: "i",
+        orchestration: "O",
+        input: "{}",
+        version: null,
+        carry_forward_events: [],
+      },
+    };
+    const before = JSON.stringify(item);
+    expect(workItemFromJson(item)).toBe(item);
+    expect(JSON.stringify(item)).toBe(before);
+    const event = {
+      ...envelope,
+      type: "OrchestrationStarted",
+      name: "N",
+      version: "1",
+      input: "{}",
+      parent_instance: null,
+      parent_id: null,
+    } as Event;
+    expect(eventFromJson(event)).toBe(event);
   });
 });

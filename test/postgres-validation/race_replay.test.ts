@@ -1,0 +1,4 @@
+import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
+import { registerRaceReplayTests } from "../../src/validation/race_replay.ts";
+
+registerRaceReplayTests(postgresValidationFactory());
