@@ -44,16 +44,21 @@ export function isTerminalEvent(event: Event): boolean {
   );
 }
 
+/** Completed or Failed: nothing can follow (unlike continue-as-new, which opens a successor). */
+export function isFinalEvent(event: Event): boolean {
+  return event.type === "OrchestrationCompleted" || event.type === "OrchestrationFailed";
+}
+
 export function findStarted(events: readonly Event[]): EventOf<"OrchestrationStarted"> | null {
   const first = events[0];
   return first && first.type === "OrchestrationStarted" ? first : null;
 }
 
 /**
- * The parent's execution id, which this runtime writes next to parent_instance/parent_id on a
- * child's start (an extra key duroxide-family readers ignore): a child whose parent continued as
- * new must answer the execution that scheduled it. Null when absent (older writers, or a store
- * whose codec drops unknown keys): the dispatcher then looks the parent up (parent-link.ts).
+ * The parent's execution id, written next to parent_instance/parent_id on a child's start, its
+ * OrchestrationStarted and its ContinueAsNew (duroxide ≥ 0.1.30): a child whose parent continued
+ * as new must answer the execution that scheduled it. Null when absent (older writers): the
+ * dispatcher then looks the parent up (parent-link.ts).
  */
 export function parentExecutionId(started: object): number | null {
   const value = (started as { parent_execution_id?: unknown }).parent_execution_id;

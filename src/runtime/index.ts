@@ -20,7 +20,7 @@ export {
 } from "./orchestration-context.ts";
 export type { ActivityFunction, VersionPolicy } from "./registry.ts";
 export type { Backoff, RetryPolicy } from "./retry.ts";
-export { type Orchestration, Runtime } from "./runtime.ts";
+export { type Orchestration, Runtime, type ShutdownOutcome } from "./runtime.ts";
 export { ENGINE_VERSION } from "./semver.ts";
 export {
   ActivityTask,

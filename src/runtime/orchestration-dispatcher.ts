@@ -4,6 +4,7 @@
  * abandon; a turn's lock is renewed while it runs.
  */
 import type { ErrorDetails, FetchedOrchestrationItem, Provider, WorkItem } from "../provider/types.ts";
+import { rememberOrchestration } from "./activity-orchestration.ts";
 import { callWithRetries, whileHeld } from "./call-with-retries.ts";
 import type { ClockGuard } from "./clock-guard.ts";
 import { displayError, errorMessage } from "./errors.ts";
@@ -175,6 +176,22 @@ export class OrchestrationDispatcher {
         await this.abandon(lockToken, HISTORY_ERROR_DELAY_MS, false);
         return;
       }
+      if (decision.kind === "deferred") {
+        // The admission window (notes §1.9): the execution continued as new and its successor's
+        // start is not visible yet. Acking would lose these inputs; hand the whole batch back,
+        // counted, so a start that never appears ends in poison instead of waiting forever.
+        const delay = unregisteredBackoffMs(
+          attemptCount,
+          options.unregisteredBackoffMs,
+          options.unregisteredBackoffMaxMs,
+        );
+        options.logger.debug(
+          `${item.instance} continued as new but its successor's start is not visible yet; ` +
+            `${item.messages.length} input(s) retried in ${delay}ms (attempt ${attemptCount}/${options.maxAttempts})`,
+        );
+        await this.abandon(lockToken, delay, false);
+        return;
+      }
       if (decision.kind === "unregistered") {
         const delay = unregisteredBackoffMs(
           attemptCount,
@@ -303,6 +320,13 @@ export class OrchestrationDispatcher {
     const { options } = this.deps;
     const { item, lockToken } = fetched;
     await resolveParentExecution(this.deps.provider, plan);
+    if (plan.workerItems.length > 0) {
+      // Before the ack makes the activities fetchable: their ActivityContext names the orchestration.
+      rememberOrchestration(this.deps.provider, item.instance, plan.executionId, {
+        name: plan.metadata.orchestrationName ?? item.orchestrationName,
+        version: plan.metadata.orchestrationVersion ?? item.version,
+      });
+    }
     const committed = await callWithRetries(
       () => this.commit(lockToken, plan),
       // For as long as the lock is held: giving up earlier only replays the turn later.

@@ -2,12 +2,13 @@
  * Addressing a finished child's notification to the right execution of its parent.
  *
  * SubOrchCompleted/SubOrchFailed carry the parent's execution id, and the parent drops answers
- * addressed to another execution (they are stale after continue-as-new). When the child's start
- * does not record that id (the store's codec keeps only contract fields), the child reads the
- * parent's current execution and checks that it is the one that scheduled this child: its
- * SubOrchestrationScheduled at parent_id names this child. If not, the parent has moved on and the
- * answer is addressed to no execution (execution 0), so it is dropped as stale instead of being
- * delivered to whatever the new execution scheduled under the same event id.
+ * addressed to another execution (they are stale after continue-as-new). Since duroxide 0.1.30 the
+ * child's start records that id (parent_execution_id), and nothing here runs. This is the fallback
+ * for children started without it (by older writers): the child reads the parent's current
+ * execution and checks that it is the one that scheduled this child: its SubOrchestrationScheduled
+ * at parent_id names this child. If not, the parent has moved on and the answer is addressed to no
+ * execution (execution 0), so it is dropped as stale instead of being delivered to whatever the new
+ * execution scheduled under the same event id.
  */
 import type { Provider } from "../provider/types.ts";
 import { callWithRetries } from "./call-with-retries.ts";

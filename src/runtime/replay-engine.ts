@@ -33,6 +33,7 @@ import {
   OrchestrationContext,
   type OrchestrationInfo,
 } from "./orchestration-context.ts";
+import type { ReplayPolicy } from "./semver.ts";
 import { CoroutineTask, type LeafTask, type Outcome, type TaskHost } from "./tasks.ts";
 
 /** A user orchestration: a generator function of (context, input). */
@@ -69,6 +70,13 @@ export interface ReplayInput {
   initialCustomStatus: string | null;
   handler: OrchestrationFunction;
   trace: (level: LogLevel, message: string) => void;
+  /**
+   * The rules for dropped subscriptions, from the execution's stamp (semver.ts, notes §2.5).
+   * "fixed" (default): a dropped wait or dequeue leaves matching the moment it is dropped.
+   * "legacy" (stamped below 0.1.31): it keeps its place until its cancellation breadcrumb is
+   * applied, and a raised event may reach a wait the code emitted but history has not bound yet.
+   */
+  policy?: ReplayPolicy;
 }
 
 export class ReplayEngine implements TaskHost, ContextHost {
@@ -90,9 +98,12 @@ export class ReplayEngine implements TaskHost, ContextHost {
   /** Bumped whenever a queue hand-out changes outside a poll's own path, to re-poll. */
   private queueChanges = 0;
 
+  readonly policy: ReplayPolicy;
+
   constructor(private readonly input: ReplayInput) {
     this.kv = new Map([...input.kvSnapshot].map(([k, e]) => [k, { ...e }]));
     this.customStatus = input.initialCustomStatus;
+    this.policy = input.policy ?? "fixed";
   }
 
   /** Run the turn. Never throws: nondeterminism and engine faults become a failed result. */
@@ -120,13 +131,20 @@ export class ReplayEngine implements TaskHost, ContextHost {
   }
 
   /**
-   * Queue messages of this execution that no live dequeue took, in arrival order. Arrivals after
-   * the point where the code finished were never applied to a queue: they count as untaken too.
+   * Queue messages of this execution to carry over continue-as-new, in arrival order. Arrivals
+   * after the point where the code finished were never applied to a queue: they count as unread.
+   * Fixed policy: exactly the messages the code never received — one held by a dequeue the code
+   * did not await again is unread, whatever later dequeues read. Legacy: those not taken by a
+   * subscription that is still live (a dropped one keeps its message until its breadcrumb).
    */
   unconsumedQueueMessages(): [string, string][] {
     const taken = new Set<number>();
     for (const queue of this.queues.values()) {
-      for (const a of queue.arrivals) if (a.takenBy && !a.takenBy.cancelled) taken.add(a.order);
+      for (const a of queue.arrivals) {
+        if (!a.takenBy) continue;
+        const consumed = this.policy === "fixed" ? a.takenBy.read : !a.takenBy.cancelled;
+        if (consumed) taken.add(a.order);
+      }
     }
     return [...this.input.history, ...this.input.log.delta]
       .filter((e) => e.type === "ExternalEventPersistent" && !taken.has(e.event_id))
@@ -234,7 +252,9 @@ export class ReplayEngine implements TaskHost, ContextHost {
       case "SubOrchestrationFailed":
         return this.complete(event);
       case "ExternalEvent": {
-        const waiter = (this.waits.get(event.name) ?? []).find((leaf) => !leaf.cancelled && !leaf.outcome);
+        const waiter =
+          (this.waits.get(event.name) ?? []).find((leaf) => !leaf.cancelled && !leaf.outcome) ??
+          (this.policy === "legacy" ? this.emittedWait(event.name) : undefined);
         if (!waiter) return false; // raised before anyone waited: recorded, never delivered
         waiter.outcome = { ok: true, value: waiter.decode(event.data) };
         return true;
@@ -280,11 +300,11 @@ export class ReplayEngine implements TaskHost, ContextHost {
         this.open.set(event.event_id, leaf);
         return false;
       case "wait":
-        if (leaf.isDropped) leaf.cancelled = true;
+        if (leaf.isDropped && this.policy === "fixed") leaf.cancelled = true;
         this.list(this.waits, leaf.action.name).push(leaf);
         return false;
       case "dequeue":
-        if (leaf.isDropped) leaf.cancelled = true;
+        if (leaf.isDropped && this.policy === "fixed") leaf.cancelled = true;
         this.queue(leaf.action.name).subscribers.push(leaf);
         this.handOut(leaf.action.name);
         return leaf.outcome !== undefined;
@@ -329,7 +349,9 @@ export class ReplayEngine implements TaskHost, ContextHost {
 
   private cancelSubscription(leaf: LeafTask): void {
     leaf.cancelled = true;
-    if (leaf.action.kind !== "dequeue") return;
+    // Legacy: a message a dropped dequeue took before its breadcrumb stays taken (it is lost, or
+    // carried over continue-as-new), exactly as the run that recorded the history decided.
+    if (leaf.action.kind !== "dequeue" || this.policy === "legacy") return;
     // A dequeue that lost a race takes no message: give it back to the next live dequeue.
     const queue = this.queue(leaf.action.name);
     const taken = queue.arrivals.find((a) => a.takenBy === leaf);
@@ -419,6 +441,8 @@ export class ReplayEngine implements TaskHost, ContextHost {
   }
 
   dropped(leaf: LeafTask): void {
+    // Legacy executions cancel a subscription only when its breadcrumb is applied (apply()).
+    if (this.policy === "legacy") return;
     if ((leaf.action.kind === "wait" || leaf.action.kind === "dequeue") && leaf.eventId !== null) {
       this.cancelSubscription(leaf);
     }
@@ -439,6 +463,15 @@ export class ReplayEngine implements TaskHost, ContextHost {
   }
 
   // --- helpers --------------------------------------------------------------------------------
+
+  /** Legacy only: a wait for `name` the code has emitted but history has not bound yet. */
+  private emittedWait(name: string): LeafTask | undefined {
+    for (const { action, leaf } of this.fifo) {
+      if (action.kind === "wait" && action.name === name && leaf && !leaf.cancelled && !leaf.outcome)
+        return leaf;
+    }
+    return undefined;
+  }
 
   private queue(name: string): QueueState {
     let queue = this.queues.get(name);

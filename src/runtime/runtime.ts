@@ -45,6 +45,17 @@ export type Orchestration<I = Dynamic, O = unknown> = (
 
 type State = "new" | "running" | "stopping" | "stopped";
 
+/**
+ * How shutdown ended (duroxide 0.1.32's bounded lifecycle): "drained" — everything in flight
+ * finished within the timeout; "forced" — the timeout passed, what still ran was cancelled
+ * (activities handed back uncounted) and every dispatcher loop has exited; "timedOut" — forced, but
+ * some loop was still inside a store call when the cleanup headroom ran out (it exits on its own).
+ */
+export type ShutdownOutcome = "drained" | "forced" | "timedOut";
+
+/** After forcing, how long shutdown waits for the dispatcher loops to exit. */
+const SHUTDOWN_CLEANUP_MS = 1000;
+
 export class Runtime {
   private readonly options: ResolvedOptions;
   private readonly orchestrations = new OrchestrationRegistry();
@@ -60,6 +71,8 @@ export class Runtime {
   private workerDispatcher: WorkerDispatcher | null = null;
   private sessionMaintenance: SessionMaintenance | null = null;
   private readonly clockGuard: ClockGuard;
+  /** The one shutdown in progress: later calls share it (its deadlines cannot be extended). */
+  private stopping: Promise<ShutdownOutcome> | null = null;
 
   constructor(
     private readonly provider: Provider,
@@ -178,14 +191,17 @@ export class Runtime {
   /**
    * Stop fetching, let in-flight turns and activities finish, and resolve as soon as they have
    * (at most `timeoutMs`, default 5 000). Activities still running then are handed back to the
-   * store without counting an attempt, so another node picks them up at once.
+   * store without counting an attempt, so another node picks them up at once. Bounded: resolves
+   * within `timeoutMs` + 1 s whatever is in flight. Later calls return the first call's outcome.
    */
-  async shutdown(timeoutMs = 5000): Promise<void> {
-    if (this.state === "new") {
-      this.state = "stopped";
-      return;
-    }
-    if (this.state !== "running") return;
+  shutdown(timeoutMs = 5000): Promise<ShutdownOutcome> {
+    if (this.state === "new") this.state = "stopped";
+    if (this.state === "stopped" && !this.stopping) return Promise.resolve("drained");
+    this.stopping ??= this.stop(timeoutMs);
+    return this.stopping;
+  }
+
+  private async stop(timeoutMs: number): Promise<ShutdownOutcome> {
     this.state = "stopping";
     this.stopController.abort();
     // A provider that long-polls may offer a way to end its waits now (PostgresProvider does).
@@ -202,13 +218,23 @@ export class Runtime {
       }),
     ]);
     clearTimeout(timer);
+    let outcome: ShutdownOutcome = "drained";
     if (timedOut) {
       this.forceController.abort();
-      // Give handed-back activities a moment to reach the store; fetches still waiting inside the
-      // provider are not awaited (whatever they return is abandoned when they do).
-      await Promise.race([drained, new Promise((r) => setTimeout(r, 250))]);
+      // Let handed-back activities reach the store and the loops exit; a loop still inside a
+      // store call past the headroom is not waited for (whatever it fetches is handed back).
+      let cleanup: NodeJS.Timeout | undefined;
+      const exited = await Promise.race([
+        drained.then(() => true),
+        new Promise<boolean>((resolve) => {
+          cleanup = setTimeout(() => resolve(false), SHUTDOWN_CLEANUP_MS);
+        }),
+      ]);
+      clearTimeout(cleanup);
+      outcome = exited ? "forced" : "timedOut";
     }
     this.state = "stopped";
+    return outcome;
   }
 
   /** A client over the same provider (woken in-process by this runtime's acks). */

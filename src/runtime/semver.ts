@@ -7,9 +7,25 @@ import type { DispatcherCapabilityFilter, SemVer } from "../provider/types.ts";
 /**
  * Written into `duroxide_version` of every event this runtime creates; the value on an execution's
  * OrchestrationStarted is its pin. It names the duroxide release whose wire format and replay
- * semantics this engine follows, so nodes of that family sharing a store accept our histories.
+ * semantics this engine follows (0.1.32: the fixed race-cancellation policy, runtime notes §2.5),
+ * so nodes of that family sharing a store read our histories the way we wrote them.
  */
-export const ENGINE_VERSION = "0.1.26";
+export const ENGINE_VERSION = "0.1.32";
+
+/** Executions stamped at or above this version replay with the fixed race policy (notes §2.5). */
+const FIXED_REPLAY_SEMVER: SemVer = { major: 0, minor: 1, patch: 31 };
+
+/**
+ * How dropped subscriptions behave during replay, chosen per execution by the stamp on its
+ * OrchestrationStarted: "fixed" from 0.1.31, "legacy" below (including an unparsable stamp), so
+ * a history keeps replaying under the rules it was recorded with.
+ */
+export type ReplayPolicy = "fixed" | "legacy";
+
+export function replayPolicyFor(stamp: string | null | undefined): ReplayPolicy {
+  const version = parseSemver(stamp);
+  return version && compareSemver(version, FIXED_REPLAY_SEMVER) >= 0 ? "fixed" : "legacy";
+}
 
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:[-+].*)?$/;
 

@@ -43,6 +43,18 @@ export abstract class DurableTask<T = unknown> {
   /** @internal The task will never be observed (a race loser, or inside one). */
   abstract drop(host: TaskHost): void;
 
+  /** @internal The code received this task's outcome (continue-as-new carries unread messages). */
+  markRead(): void {}
+
+  /**
+   * A handle to this task for `race()`: when the race is lost, the handle is dropped but this task
+   * is not — it stays bound and can be awaited later. Racing a dequeue's handle against a timer in
+   * a loop keeps one subscription (and the message it will receive) instead of cancelling it.
+   */
+  keepAlive(): DurableTask<T> {
+    return new KeptTask<T>(this);
+  }
+
   protected abstract onStart(host: TaskHost): void;
 
   /** `const value = yield* task` — the typed way to await a task. */
@@ -60,6 +72,10 @@ export class LeafTask<T = unknown> extends DurableTask<T> {
   eventId: number | null = null;
   outcome: Outcome | undefined;
   isDropped = false;
+  /** Dropped before it had a result: its cancellation breadcrumb is due. */
+  droppedPending = false;
+  /** Its outcome reached the code (a dequeue that did has consumed its message). */
+  read = false;
   /** Subscriptions: cancelled subscriptions take no arrivals. */
   cancelled = false;
   /** TimerCreated.fire_at_ms once bound. */
@@ -87,7 +103,29 @@ export class LeafTask<T = unknown> extends DurableTask<T> {
   drop(host: TaskHost): void {
     if (this.isDropped) return;
     this.isDropped = true;
+    this.droppedPending = this.outcome === undefined;
     host.dropped(this as LeafTask<unknown>);
+  }
+
+  override markRead(): void {
+    this.read = true;
+  }
+}
+
+/** What keepAlive() returns: delegates to the task, but losing a race leaves the task alive. */
+class KeptTask<T> extends DurableTask<T> {
+  constructor(private readonly inner: DurableTask<T>) {
+    super();
+  }
+  protected onStart(host: TaskHost): void {
+    this.inner.start(host);
+  }
+  poll(host: TaskHost): Outcome | undefined {
+    return this.inner.poll(host);
+  }
+  drop(): void {}
+  override markRead(): void {
+    this.inner.markRead();
   }
 }
 
@@ -147,6 +185,9 @@ export class AllTask<T extends unknown[] = unknown[]> extends DurableTask<{ [K i
   drop(host: TaskHost): void {
     for (const child of this.children) child.drop(host);
   }
+  override markRead(): void {
+    for (const child of this.children) child.markRead();
+  }
 }
 
 /** The result of a race: which child won, and its value. */
@@ -192,6 +233,9 @@ export class RaceTask<T = unknown> extends DurableTask<RaceResult<T>> {
   drop(host: TaskHost): void {
     for (const child of this.children) child.drop(host);
   }
+  override markRead(): void {
+    if (this.winner) this.children[this.winner.index]!.markRead();
+  }
 }
 
 /**
@@ -215,6 +259,7 @@ export class CoroutineTask<T = unknown> extends DurableTask<T> {
     while (!this.outcome && !this.isDropped && this.awaiting) {
       const ready = this.awaiting.poll(host);
       if (!ready) return undefined;
+      this.awaiting.markRead();
       this.resume(host, ready);
     }
     return this.outcome;

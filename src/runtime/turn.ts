@@ -15,17 +15,18 @@ import type {
   StartOrchestrationItem,
   WorkItem,
 } from "../provider/types.ts";
+import { collisionNotices } from "./duplicate-starts.ts";
 import { displayError } from "./errors.ts";
-import { childInstanceId, EventLog, findStarted, isTerminalEvent, parentExecutionId } from "./events.ts";
+import { childInstanceId, EventLog, findStarted, isFinalEvent, parentExecutionId } from "./events.ts";
 import { fromJson } from "./json.ts";
 import { convertMessages } from "./message-conversion.ts";
 import type { LogLevel } from "./orchestration-context.ts";
 import type { OrchestrationRegistry } from "./registry.ts";
 import { type OrchestrationFunction, ReplayEngine, type ReplayResult } from "./replay-engine.ts";
-import { parseSemver } from "./semver.ts";
+import { parseSemver, type ReplayPolicy, replayPolicyFor } from "./semver.ts";
 
-/** Carried-forward queue messages per continue-as-new (duroxide's limit). */
-export const MAX_CARRY_FORWARD = 20;
+/** Carried-forward queue messages per continue-as-new (duroxide's MAX_CARRY_FORWARD_EVENTS since 0.1.27). */
+export const MAX_CARRY_FORWARD = 100;
 
 export interface AckPlan {
   executionId: number;
@@ -43,7 +44,13 @@ export interface AckPlan {
 
 export type TurnDecision =
   | { kind: "ack"; plan: AckPlan; outcome: TurnOutcomeKind }
-  | { kind: "unregistered"; name: string; version: string | null };
+  | { kind: "unregistered"; name: string; version: string | null }
+  /**
+   * The execution ended in continue-as-new and its successor's start is not in the batch (not
+   * visible yet): nothing may be written; the dispatcher hands the whole batch back with the
+   * counted unregistered backoff (notes §1.9).
+   */
+  | { kind: "deferred" };
 
 export type TurnOutcomeKind =
   | "dropped"
@@ -60,11 +67,15 @@ export interface TurnDeps {
   clock?: () => number;
 }
 
-/** The start message of the batch: the first StartOrchestration or ContinueAsNew. */
+/**
+ * The start message of the batch: its ContinueAsNew if it holds one (the successor's start wins
+ * over any StartOrchestration, whatever the queue order), else the first StartOrchestration.
+ */
 export function startMessage(
   messages: readonly WorkItem[],
 ): { StartOrchestration: StartOrchestrationItem } | { ContinueAsNew: ContinueAsNewItem } | null {
-  for (const m of messages) if ("StartOrchestration" in m || "ContinueAsNew" in m) return m;
+  for (const m of messages) if ("ContinueAsNew" in m) return m;
+  for (const m of messages) if ("StartOrchestration" in m) return m;
   return null;
 }
 
@@ -90,15 +101,19 @@ interface OpenedExecution {
   name: string;
   version: string;
   completions: WorkItem[];
+  /** The StartOrchestration that created the instance this turn (other starts are duplicates). */
+  usedStart: StartOrchestrationItem | null;
 }
 
 type Opening =
   | { kind: "opened"; execution: OpenedExecution; handler: OrchestrationFunction }
   | { kind: "drop" }
+  | { kind: "deferred" }
   | { kind: "unregistered"; name: string; version: string | null };
 
 /**
- * Steps d–h: drop batches for finished or never-started instances, choose the execution (a new
+ * Steps d–h: drop batches for finished or never-started instances, defer those of an execution
+ * that continued as new until its successor's start is in the batch, choose the execution (a new
  * one after continue-as-new), resolve the handler (pinned to history's version once started) and
  * write OrchestrationStarted for a new execution. With `fallbackVersion`, an unregistered
  * orchestration still opens (to record a failure).
@@ -114,14 +129,17 @@ function openExecution(
     (m) => !("StartOrchestration" in m) && !("ContinueAsNew" in m) && !("ActivityExecute" in m),
   );
   const history = item.history;
-  const terminal = history.find(isTerminalEvent);
   const continuing = start !== null && "ContinueAsNew" in start ? start.ContinueAsNew : null;
 
-  // d. A finished execution takes nothing more, except the ContinueAsNew that opens the next one.
-  if (terminal && !(terminal.type === "OrchestrationContinuedAsNew" && continuing)) return { kind: "drop" };
+  // d. A completed or failed execution takes nothing more (a failure recorded after a
+  // continue-as-new, e.g. a poisoned successor start, ends it too).
+  if (history.some(isFinalEvent)) return { kind: "drop" };
+  // d′. Continued as new, but the successor's start is not visible yet: its inputs must wait.
+  const continuedAsNew = history.some((e) => e.type === "OrchestrationContinuedAsNew");
+  if (continuedAsNew && !continuing) return { kind: "deferred" };
 
   // e. Which execution runs: a new one after continue-as-new, else the current one.
-  const newExecution = terminal !== undefined; // only a ContinuedAsNew terminal gets here
+  const newExecution = continuedAsNew;
   const executionId = newExecution ? item.executionId + 1 : item.executionId;
   const persisted = newExecution ? [] : history;
   const previousStart = findStarted(history);
@@ -153,21 +171,29 @@ function openExecution(
   const lastId = persisted.length > 0 ? persisted[persisted.length - 1]!.event_id : 0;
   const log = new EventLog(item.instance, executionId, lastId + 1, clock);
   let started: EventOf<"OrchestrationStarted">;
+  let usedStart: StartOrchestrationItem | null = null;
   if (currentStart) {
     started = currentStart;
   } else if (continuing) {
     const carried = continuing.carry_forward_events ?? [];
+    // The new execution keeps the parent link, so a child that continues as new still reports:
+    // from the item (duroxide ≥ 0.1.30 writes it), else from the ended execution's start.
+    const fromItem = continuing.parent_instance !== undefined && continuing.parent_id !== undefined;
+    const link = fromItem
+      ? continuing
+      : {
+          parent_instance: previousStart?.parent_instance ?? null,
+          parent_id: previousStart?.parent_id ?? null,
+        };
+    const linkExecution = parentExecutionId(fromItem ? continuing : (previousStart ?? {}));
     started = log.append({
       type: "OrchestrationStarted",
       name,
       version: resolved.version,
       input: continuing.input,
-      // The new execution keeps the parent link, so a child that continues as new still reports.
-      parent_instance: previousStart?.parent_instance ?? null,
-      parent_id: previousStart?.parent_id ?? null,
-      ...(previousStart && parentExecutionId(previousStart) !== null
-        ? { parent_execution_id: parentExecutionId(previousStart) }
-        : {}),
+      parent_instance: link.parent_instance ?? null,
+      parent_id: link.parent_id ?? null,
+      ...(link.parent_instance && linkExecution !== null ? { parent_execution_id: linkExecution } : {}),
       ...(carried.length > 0 ? { carry_forward_events: carried } : {}),
       ...(continuing.initial_custom_status !== undefined
         ? { initial_custom_status: continuing.initial_custom_status }
@@ -176,6 +202,7 @@ function openExecution(
     for (const [queue, data] of carried) log.append({ type: "ExternalEventPersistent", name: queue, data });
   } else {
     const s = (start as { StartOrchestration: StartOrchestrationItem }).StartOrchestration;
+    usedStart = s;
     started = log.append({
       type: "OrchestrationStarted",
       name,
@@ -188,7 +215,16 @@ function openExecution(
   }
   return {
     kind: "opened",
-    execution: { executionId, persisted, log, started, name, version: resolved.version, completions },
+    execution: {
+      executionId,
+      persisted,
+      log,
+      started,
+      name,
+      version: resolved.version,
+      completions,
+      usedStart,
+    },
     handler: resolved.handler as OrchestrationFunction,
   };
 }
@@ -203,10 +239,16 @@ export function failTurn(
   details: ErrorDetails,
 ): AckPlan {
   const opening = openExecution(item, registry, true);
-  if (opening.kind !== "opened") return dropBatch(item.executionId);
-  const { log, started, executionId } = opening.execution;
+  if (opening.kind === "deferred") return failContinuedAsNew(item, details);
+  if (opening.kind !== "opened") {
+    return {
+      ...dropBatch(item.executionId),
+      orchestratorItems: collisionNotices(item, null, findStarted(item.history), true),
+    };
+  }
+  const { log, started, executionId, usedStart } = opening.execution;
   log.append({ type: "OrchestrationFailed", details });
-  const orchestratorItems: WorkItem[] = [];
+  const orchestratorItems: WorkItem[] = collisionNotices(item, usedStart, started, false);
   if (started.parent_instance && started.parent_id !== null) {
     orchestratorItems.push({
       SubOrchFailed: {
@@ -228,12 +270,46 @@ export function failTurn(
   };
 }
 
+/**
+ * A failure (poison) for an execution that continued as new but whose successor never became
+ * visible: recorded on that execution, after its OrchestrationContinuedAsNew, which ends the
+ * instance, so later inputs are dropped instead of waiting forever (notes §1.9 rule 4).
+ */
+function failContinuedAsNew(item: OrchestrationItem, details: ErrorDetails): AckPlan {
+  const last = item.history[item.history.length - 1];
+  const log = new EventLog(item.instance, item.executionId, (last?.event_id ?? 0) + 1);
+  log.append({ type: "OrchestrationFailed", details });
+  return {
+    executionId: item.executionId,
+    delta: log.delta,
+    workerItems: [],
+    orchestratorItems: [],
+    metadata: metadataFromDelta(log.delta),
+    cancelledActivities: [],
+  };
+}
+
 export function planTurn(item: OrchestrationItem, deps: TurnDeps): TurnDecision {
   const opening = openExecution(item, deps.registry, false, deps.clock);
-  if (opening.kind === "drop") return { kind: "ack", plan: dropBatch(item.executionId), outcome: "dropped" };
-  if (opening.kind === "unregistered") return opening;
-  const { executionId, persisted, log, started, name, version, completions } = opening.execution;
+  if (opening.kind === "drop") {
+    const notices = collisionNotices(item, null, findStarted(item.history), true);
+    return {
+      kind: "ack",
+      plan: { ...dropBatch(item.executionId), orchestratorItems: notices },
+      outcome: "dropped",
+    };
+  }
+  if (opening.kind === "unregistered" || opening.kind === "deferred") return opening;
+  const { executionId, persisted, log, started, name, version, completions, usedStart } = opening.execution;
   const resolved = { version, handler: opening.handler };
+  const policy = replayPolicyFor(started.duroxide_version);
+  if (parseSemver(started.duroxide_version) === null) {
+    deps.trace(
+      item.instance,
+      "warn",
+      `execution ${executionId} has an unreadable duroxide_version '${started.duroxide_version}'; replaying it with the legacy (< 0.1.31) rules`,
+    );
+  }
 
   // i. Convert the batch, then replay (unless the turn is already decided).
   const conversion = convertMessages(persisted, completions, log);
@@ -262,17 +338,18 @@ export function planTurn(item: OrchestrationItem, deps: TurnDeps): TurnDecision 
       initialCustomStatus: started.initial_custom_status ?? null,
       handler: resolved.handler,
       trace: (level, message) => deps.trace(item.instance, level, message),
+      policy,
     });
     result = engine.run();
   }
 
   // j. Result → events and items.
   const workerItems: WorkItem[] = [];
-  const orchestratorItems: WorkItem[] = [];
+  const orchestratorItems: WorkItem[] = collisionNotices(item, usedStart, started, false);
   const cancelled = new CancelledActivities(item.instance, executionId);
 
   if (engine) {
-    dropLosers(engine, log, cancelled, orchestratorItems, item.instance);
+    dropLosers(engine, log, cancelled, orchestratorItems, item.instance, policy);
     for (const leaf of engine.newLeaves) {
       const id = leaf.eventId!;
       const action = leaf.action;
@@ -381,12 +458,21 @@ export function planTurn(item: OrchestrationItem, deps: TurnDeps): TurnDecision 
     } else if (result.kind === "continueAsNew") {
       log.append({ type: "OrchestrationContinuedAsNew", input: result.input });
       const status = engine?.customStatus ?? null;
+      const parentLink = parentExecutionId(started);
       orchestratorItems.push({
         ContinueAsNew: {
           instance: item.instance,
           orchestration: name,
           input: result.input,
           version: result.version,
+          // The successor keeps this execution's parent link (duroxide ≥ 0.1.30).
+          ...(started.parent_instance && started.parent_id !== null
+            ? {
+                parent_instance: started.parent_instance,
+                parent_id: started.parent_id,
+                ...(parentLink !== null ? { parent_execution_id: parentLink } : {}),
+              }
+            : {}),
           carry_forward_events: carry.slice(0, MAX_CARRY_FORWARD),
           ...(status !== null ? { initial_custom_status: status } : {}),
         },
@@ -448,6 +534,7 @@ function dropLosers(
   cancelled: CancelledActivities,
   orchestratorItems: WorkItem[],
   instance: string,
+  policy: ReplayPolicy,
 ): void {
   const events = () => log.delta;
   const breadcrumbed = new Set<number>();
@@ -480,11 +567,14 @@ function dropLosers(
         }
         break;
       }
+      // A legacy execution's subscription is cancelled when its breadcrumb is replayed, so the
+      // breadcrumb is due for every one dropped before it resolved; a fixed one was cancelled at drop.
       case "wait":
-        if (!leaf.outcome) log.append({ type: "ExternalSubscribedCancelled", reason: "dropped_future" }, id);
+        if (policy === "legacy" ? leaf.droppedPending : !leaf.outcome)
+          log.append({ type: "ExternalSubscribedCancelled", reason: "dropped_future" }, id);
         break;
       case "dequeue":
-        if (leaf.cancelled)
+        if (policy === "legacy" ? leaf.droppedPending : leaf.cancelled)
           log.append({ type: "ExternalSubscribedPersistentCancelled", reason: "dropped_future" }, id);
         break;
       default:

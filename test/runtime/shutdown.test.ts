@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createHarness, type Harness, sleep, waitForHistory } from "./harness.ts";
+import { createHarness, eventually, type Harness, sleep, waitForHistory } from "./harness.ts";
 
 let h: Harness;
 
@@ -52,6 +52,42 @@ describe("shutdown", () => {
     });
     await next.start();
     expect(await h.client.waitForOrchestrationTyped("drain-1", 20_000)).toBe("finished");
+  });
+
+  it("is bounded: returns within its timeout (plus cleanup) with an activity that never ends, and hands it back", async () => {
+    const runtime = h.runtime();
+    let calls = 0;
+    runtime.registerActivity("Forever", () => {
+      calls++;
+      return new Promise(() => {}); // never settles, never yields to a cancellation
+    });
+    runtime.registerOrchestration("Stuck", function* (ctx) {
+      return yield ctx.scheduleActivity("Forever");
+    });
+    await runtime.start();
+    await h.client.startOrchestration("bounded-1", "Stuck");
+    await eventually(async () => calls > 0);
+    const started = Date.now();
+    const [first, second] = await Promise.all([runtime.shutdown(300), runtime.shutdown(60_000)]);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(first).toBe("forced");
+    expect(second).toBe(first); // a later call shares the first one's deadline and outcome
+
+    // Handed back without counting an attempt: another runtime takes it at once.
+    const next = h.runtime();
+    next.registerActivity("Forever", () => "done");
+    next.registerOrchestration("Stuck", function* (ctx) {
+      return yield ctx.scheduleActivity("Forever");
+    });
+    await next.start();
+    expect(await h.client.waitForOrchestrationTyped("bounded-1", 10_000)).toBe("done");
+  });
+
+  it("reports a drained shutdown when nothing had to be cancelled", async () => {
+    const runtime = h.runtime();
+    await runtime.start();
+    expect(await runtime.shutdown(1000)).toBe("drained");
+    expect(await runtime.shutdown(1000)).toBe("drained");
   });
 
   it("wakes an idle runtime at once when a client in the same process starts work", async () => {

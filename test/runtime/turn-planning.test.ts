@@ -6,8 +6,8 @@ import { describe, expect, it } from "vitest";
 import type { Event, OrchestrationItem, WorkItem } from "../../src/provider/types.ts";
 import { OrchestrationRegistry } from "../../src/runtime/registry.ts";
 import type { OrchestrationFunction } from "../../src/runtime/replay-engine.ts";
-import { ENGINE_VERSION } from "../../src/runtime/semver.ts";
-import { type AckPlan, planTurn } from "../../src/runtime/turn.ts";
+import { ENGINE_SEMVER, ENGINE_VERSION } from "../../src/runtime/semver.ts";
+import { type AckPlan, MAX_CARRY_FORWARD, planTurn } from "../../src/runtime/turn.ts";
 
 const quiet = { trace: () => {} };
 
@@ -74,7 +74,7 @@ describe("turn planning", () => {
     expect(plan.metadata).toMatchObject({
       orchestrationName: "Flow",
       orchestrationVersion: "1.0.0",
-      pinnedDuroxideVersion: { major: 0, minor: 1, patch: 26 },
+      pinnedDuroxideVersion: ENGINE_SEMVER,
     });
     expect(plan.metadata.status).toBeUndefined();
   });
@@ -184,7 +184,7 @@ describe("turn planning", () => {
     expect(plan).toMatchObject({ delta: [], workerItems: [], orchestratorItems: [], metadata: {} });
   });
 
-  it("carries unconsumed queue messages (at most 20) and the custom status into the next execution", () => {
+  it("carries unconsumed queue messages (at most MAX_CARRY_FORWARD) and the custom status into the next execution", () => {
     const mailbox = registry({
       *Flow(ctx) {
         ctx.setCustomStatus("busy");
@@ -192,7 +192,7 @@ describe("turn planning", () => {
         return yield ctx.continueAsNew(first);
       },
     });
-    const messages: WorkItem[] = Array.from({ length: 25 }, (_, i) => ({
+    const messages: WorkItem[] = Array.from({ length: MAX_CARRY_FORWARD + 6 }, (_, i) => ({
       QueueMessage: { instance: "i", name: "q", data: String(i) },
     }));
     const plan = turn(mailbox, [], [start, ...messages]);
@@ -209,7 +209,7 @@ describe("turn planning", () => {
     });
     const carried = (next as { ContinueAsNew: { carry_forward_events: [string, string][] } }).ContinueAsNew
       .carry_forward_events;
-    expect(carried).toHaveLength(20);
+    expect(carried).toHaveLength(MAX_CARRY_FORWARD);
     expect(carried[0]).toEqual(["q", "1"]);
 
     const newExecution = turn(mailbox, plan.delta, [next!]);
