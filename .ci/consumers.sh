@@ -169,6 +169,7 @@ import {
 } from "pg-durable";
 import { type FinishedStatus, type OrchestrationContext, TaskFailedError } from "pg-durable/runtime";
 import { type ProviderFactory, registerValidationSuite, VALIDATION_CATEGORIES } from "pg-durable/validation";
+import * as duroxide from "pg-durable/duroxide";
 
 export const options: PostgresProviderOptions = { connectionString: "postgres://localhost/db", schema: "app" };
 export const runtimeOptions: RuntimeOptions = { logLevel: "warn" };
@@ -182,6 +183,8 @@ export async function run(): Promise<FinishedStatus> {
   return await new Client(provider).waitForOrchestration("id", 1_000);
 }
 export const errors = [ProviderError, TaskFailedError];
+export const connectDuroxide = (url: string): Promise<duroxide.PostgresProvider> =>
+  duroxide.PostgresProvider.connectWithSchema(url, "app");
 export const certify = (factory: ProviderFactory) => registerValidationSuite(factory, { categories: ["atomicity"] });
 export const categories: string[] = Object.keys(VALIDATION_CATEGORIES);
 EOF
@@ -199,6 +202,11 @@ cd "$WORK/esm"
 step "CLI from the consumer: npx pg-durable --help; npx pg-durable migrate --schema $CLI_SCHEMA"
 npx pg-durable --help
 npx pg-durable migrate --schema "$CLI_SCHEMA"
+
+# ---------------------------------------------------------------------------------------------------
+cd "$REPO"
+step "duroxide-node user-guide tests against pg-durable/duroxide from the installed tarball"
+PGD_PACKAGE_DIR="$WORK/esm/node_modules/pg-durable" npx vitest run test/duroxide
 
 step "done"
 awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "consumers.sh: all consumer checks passed in %.0f s\n", b - a }'

@@ -12,6 +12,9 @@ import type { Logger } from "./logger.ts";
 export interface ActivityInfo {
   instanceId: string;
   executionId: number;
+  /** The orchestration that scheduled the activity ("unknown" when the store cannot tell). */
+  orchestrationName: string;
+  orchestrationVersion: string;
   activityId: number;
   activityName: string;
   workerId: string;
@@ -22,6 +25,10 @@ export interface ActivityInfo {
 export class ActivityContext {
   readonly instanceId: string;
   readonly executionId: number;
+  /** Name of the orchestration that scheduled this activity ("unknown" if it cannot be told). */
+  readonly orchestrationName: string;
+  /** Its version ("unknown" if it cannot be told). */
+  readonly orchestrationVersion: string;
   readonly activityId: number;
   readonly activityName: string;
   readonly workerId: string;
@@ -38,6 +45,8 @@ export class ActivityContext {
   ) {
     this.instanceId = info.instanceId;
     this.executionId = info.executionId;
+    this.orchestrationName = info.orchestrationName;
+    this.orchestrationVersion = info.orchestrationVersion;
     this.activityId = info.activityId;
     this.activityName = info.activityName;
     this.workerId = info.workerId;

@@ -7,6 +7,7 @@ import { type PayloadLimits, resolveLimits } from "./limits.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import type { LogLevel } from "./orchestration-context.ts";
 import { compareSemver, defaultCapabilityFilter, parseSemver } from "./semver.ts";
+import { type LogFormat, parseLogFormat } from "./tracing.ts";
 
 /** duroxide-node's tag filter spellings, or the provider's TagFilter itself. */
 export type TagFilterOption =
@@ -62,6 +63,12 @@ export interface RuntimeOptions {
   logger?: Logger;
   /** Level of the default console logger. Default "info". */
   logLevel?: LogLevel | "silent";
+  /** Line format of the default logger: "compact", "pretty" or "json". Default: `[service] LEVEL message`. */
+  logFormat?: LogFormat;
+  /** Service name in the default logger's lines. Default "pg-durable". */
+  serviceName?: string;
+  /** Service version in the default logger's lines (compact, pretty and json formats). */
+  serviceVersion?: string;
   /**
    * The runtime's clock (epoch ms) for timers, local lease deadlines and the clock check. It must
    * be the clock the provider writes into the store. Default: the provider's clock when it exposes
@@ -147,7 +154,13 @@ export function resolveOptions(o: RuntimeOptions = {}, providerClock?: () => num
     workerNodeId: o.workerNodeId ?? null,
     workerTagFilter: parseTagFilter(o.workerTagFilter ?? "defaultOnly"),
     limits: resolveLimits(o.limits),
-    logger: o.logger ?? consoleLogger(o.logLevel ?? "info"),
+    logger:
+      o.logger ??
+      consoleLogger(o.logLevel ?? "info", {
+        ...(o.logFormat !== undefined ? { format: parseLogFormat(o.logFormat) } : {}),
+        ...(o.serviceName !== undefined ? { serviceName: o.serviceName } : {}),
+        ...(o.serviceVersion !== undefined ? { serviceVersion: o.serviceVersion } : {}),
+      }),
     clock: o.clock ?? providerClock ?? Date.now,
     maxClockSkewMs: 0, // derived from the lock settings below unless given
     clockCheckIntervalMs: int(o.clockCheckIntervalMs, 5000, "clockCheckIntervalMs", 10),

@@ -6,6 +6,7 @@
  */
 import type { ActivityExecuteItem, FetchedWorkItem, Provider, WorkItem } from "../provider/types.ts";
 import { ActivityContext } from "./activity-context.ts";
+import { orchestrationOf } from "./activity-orchestration.ts";
 import { callWithRetries, whileHeld } from "./call-with-retries.ts";
 import type { ClockGuard } from "./clock-guard.ts";
 import { errorMessage } from "./errors.ts";
@@ -223,10 +224,13 @@ export class WorkerDispatcher {
       },
       { lock, mayRenew: () => clockGuard.agrees },
     );
+    const orchestration = await orchestrationOf(provider, a.instance, a.execution_id);
     const ctx = new ActivityContext(
       {
         instanceId: a.instance,
         executionId: a.execution_id,
+        orchestrationName: orchestration.name,
+        orchestrationVersion: orchestration.version,
         activityId: a.id,
         activityName: a.name,
         workerId,
