@@ -89,6 +89,13 @@ export async function probeListenOn(
       });
     }
     const elapsed = Date.now() - started;
+    // A listener that lost its connection meanwhile (terminated, server restart) says nothing
+    // about LISTEN: throw, so the caller reconnects and probes again rather than giving up on it.
+    if (!arrived) {
+      await listener.query("SELECT 1").catch((error: unknown) => {
+        throw new Error(`the probe's connection failed: ${messageOf(error)}`, { cause: error });
+      });
+    }
     return arrived
       ? { works: true, detail: `a NOTIFY from another connection arrived in ${elapsed} ms` }
       : {
