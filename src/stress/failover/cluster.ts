@@ -20,6 +20,11 @@ export interface FailoverCluster extends EmbeddedServer {
   readonly failovers: number;
   /** Crash the primary, promote the standby, re-point the proxy, build a new standby. */
   failover(): Promise<string>;
+  /**
+   * Hold the WAL sent to the standby from now until the next failover (which drops it): makes the
+   * loss of the next acknowledged commits certain in async mode, whatever the machine's load.
+   */
+  holdReplication(): void;
 }
 
 export interface FailoverClusterOptions {
@@ -59,7 +64,7 @@ export async function startFailoverCluster(
     await rm(root, { recursive: true, force: true });
     throw error;
   }
-  return new Cluster(root, mode, primary, standby, proxy, walProxy, options);
+  return new Cluster(root, mode, primary, standby, proxy, walProxy, walProxy.delayMs, options);
 }
 
 class Cluster implements FailoverCluster {
@@ -77,6 +82,7 @@ class Cluster implements FailoverCluster {
     private readonly proxy: TcpProxy,
     /** The standby streams through this one (see FailoverClusterOptions.replicationDelayMs). */
     private readonly walProxy: TcpProxy,
+    private readonly replicationDelayMs: number,
     private readonly nextNode: () => { binDir: string; root: string; mode: ReplicationMode; name: string },
   ) {
     this.port = proxy.port;
@@ -110,6 +116,7 @@ class Cluster implements FailoverCluster {
       // In sync mode the new primary holds every commit until this standby streams.
       const t1 = Date.now();
       this.walProxy.retarget({ host: "127.0.0.1", port: promoted.port });
+      this.walProxy.delayMs = this.replicationDelayMs; // after holdReplication()
       this.standby = await PgNode.standbyOf(promoted, this.nextNode(), {
         streamFromPort: this.walProxy.port,
       });
@@ -120,6 +127,10 @@ class Cluster implements FailoverCluster {
         `new standby ${this.standby.name} streaming after ${Date.now() - t1} ms`
       );
     });
+  }
+
+  holdReplication(): void {
+    this.walProxy.delayMs = 24 * 3600_000;
   }
 
   /** Restart the current primary (fast shutdown); its standby reconnects by itself. */
