@@ -1,7 +1,8 @@
 /**
- * Read one schema's tables, indexes, functions and triggers from the Postgres catalog, with the
- * schema name replaced by `pgd` so two schemas (or two versions) can be compared as text.
+ * Read one schema's tables, indexes, functions, triggers and privileges from the Postgres catalog,
+ * with the schema name replaced by `pgd` so two schemas (or two versions) can be compared as text.
  */
+import { createTwoFilesPatch } from "diff";
 import type pg from "pg";
 
 export interface ColumnDef {
@@ -20,6 +21,8 @@ export interface SchemaSnapshot {
   indexes: Map<string, string>;
   functions: Map<string, string>;
   triggers: Map<string, string>;
+  /** Object (`function f(args)`, `table t`, `schema`) → its privileges other than the owner's defaults. */
+  acls: Map<string, string>;
 }
 
 export const PLACEHOLDER = "pgd";
@@ -92,7 +95,8 @@ export async function readSchema(pool: pg.Pool, schema: string): Promise<SchemaS
     [schema],
   );
   const triggers = await pool.query<{ name: string; def: string }>(
-    `SELECT t.tgname AS name, pg_get_triggerdef(t.oid) AS def
+    `SELECT t.tgname AS name,
+            pg_get_triggerdef(t.oid) || CASE t.tgenabled WHEN 'O' THEN '' ELSE ' -- enabled: ' || t.tgenabled::text END AS def
        FROM pg_trigger t
        JOIN pg_class c ON c.oid = t.tgrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -100,7 +104,33 @@ export async function readSchema(pool: pg.Pool, schema: string): Promise<SchemaS
       ORDER BY 1`,
     [schema],
   );
+  // Privileges as (grantee, privilege) lines; the owner's name is replaced so two installs by
+  // different roles compare equal. NULL ACLs read as the defaults (acldefault) of their kind.
+  const acls = await pool.query<{ object: string; grants: string | null }>(
+    `WITH objects AS (
+       SELECT 'function ' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' AS object,
+              coalesce(p.proacl, acldefault('f', p.proowner)) AS acl, p.proowner AS owner
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1
+       UNION ALL
+       SELECT CASE c.relkind WHEN 'S' THEN 'sequence ' ELSE 'table ' END || c.relname,
+              coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::"char", c.relowner)), c.relowner
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+       UNION ALL
+       SELECT 'schema', coalesce(n.nspacl, acldefault('n', n.nspowner)), n.nspowner
+         FROM pg_namespace n WHERE n.nspname = $1)
+     SELECT o.object, string_agg(g.line, ', ' ORDER BY g.line) FILTER (WHERE g.line IS NOT NULL) AS grants
+       FROM objects o
+       LEFT JOIN LATERAL (
+         SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' WHEN a.grantee = o.owner THEN '<owner>'
+                     ELSE pg_get_userbyid(a.grantee) END
+                || ' ' || a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END AS line
+           FROM aclexplode(o.acl) a) g ON true
+      GROUP BY o.object ORDER BY o.object`,
+    [schema],
+  );
   return {
+    acls: new Map(acls.rows.map((r) => [norm(r.object), r.grants ?? "(none)"])),
     tables,
     indexes: new Map(indexes.rows.map((r) => [r.name, norm(r.def)])),
     functions: new Map(functions.rows.map((r) => [norm(r.signature), norm(r.def).trimEnd()])),
@@ -132,7 +162,61 @@ export function renderSchema(snapshot: SchemaSnapshot, header: string): string {
   return `${out.join("\n").trimEnd()}\n`;
 }
 
-/** Whether two snapshots describe the same schema. */
+/** Whether two snapshots describe the same schema (privileges included). */
 export function sameSchema(a: SchemaSnapshot, b: SchemaSnapshot): boolean {
-  return renderSchema(a, "") === renderSchema(b, "");
+  return diffSchemas("a", a, "b", b).length === 0;
+}
+
+/**
+ * Every object of a snapshot as `kind name` → its definition, the unit compared and diffed. Function
+ * definitions (pg_get_functiondef) carry the arguments, return type, language, volatility, SECURITY
+ * DEFINER, parallel safety, cost and SET clauses as well as the body.
+ */
+export function schemaObjects(snapshot: SchemaSnapshot): Map<string, string> {
+  const objects = new Map<string, string>();
+  for (const [name, table] of snapshot.tables) objects.set(`table ${name}`, renderTable(name, table));
+  for (const [name, def] of snapshot.indexes) objects.set(`index ${name}`, `${def};`);
+  for (const [signature, def] of snapshot.functions) objects.set(`function ${signature}`, `${def};`);
+  for (const [name, def] of snapshot.triggers) objects.set(`trigger ${name}`, `${def};`);
+  for (const [object, grants] of snapshot.acls) objects.set(`privileges on ${object}`, grants);
+  return new Map([...objects].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/**
+ * What differs between two snapshots, one entry per object: missing on one side, or a unified
+ * diff of its two definitions. Empty when they describe the same schema.
+ */
+export function diffSchemas(
+  leftLabel: string,
+  left: SchemaSnapshot,
+  rightLabel: string,
+  right: SchemaSnapshot,
+): string[] {
+  const a = schemaObjects(left);
+  const b = schemaObjects(right);
+  const out: string[] = [];
+  for (const name of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+    const x = a.get(name);
+    const y = b.get(name);
+    if (x === y) continue;
+    if (x === undefined) out.push(`${name}: only in ${rightLabel}`);
+    else if (y === undefined) out.push(`${name}: only in ${leftLabel}`);
+    else
+      out.push(
+        `${name} differs:\n${createTwoFilesPatch(
+          `${name} (${leftLabel})`,
+          `${name} (${rightLabel})`,
+          `${x}\n`,
+          `${y}\n`,
+          undefined,
+          undefined,
+          { context: 3 },
+        )
+          .split("\n")
+          .slice(1)
+          .join("\n")
+          .trimEnd()}`,
+      );
+  }
+  return out;
 }

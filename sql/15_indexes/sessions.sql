@@ -1,0 +1,1 @@
+CREATE INDEX sessions_owner_idx ON sessions (owner_id);
