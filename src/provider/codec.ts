@@ -1,5 +1,5 @@
 /**
- * The wire codec: events and work items as duroxide's serde JSON (contract §2).
+ * The wire codec: events and work items as duroxide's serde JSON (docs/store-contract.md §2).
  *
  * Encoding is `JSON.stringify` of the wire object; the text is stored verbatim and returned as is.
  * Decoding is strict in the ways serde is: an unknown `type` / variant tag, a missing required
@@ -7,7 +7,7 @@
  * by a newer engine surface). Like serde it accepts a missing optional field and tolerates unknown
  * keys.
  *
- * Since duroxide 0.1.31 events must round-trip exactly (contract §2.3), so a decoded value is the
+ * Since duroxide 0.1.31 events must round-trip exactly (docs/store-contract.md §2), so a decoded value is the
  * object JSON.parse gave, not a rebuilt copy: key order, unknown keys (fields a newer engine added)
  * and numbers are kept, and re-stringifying it gives back the stored text. The only changes are the
  * ones serde itself makes when reading, and they never apply to text serde (or this package) wrote:
@@ -503,7 +503,7 @@ export function workItemKind(item: WorkItem): WorkItemKind {
 
 /**
  * The instance whose orchestrator queue an item goes to: the parent for sub-orchestration
- * completions, the item's own instance otherwise (contract §5.1).
+ * completions, the item's own instance otherwise (docs/store-contract.md §4.1).
  */
 export function orchestratorInstanceOf(item: WorkItem): string {
   if ("SubOrchCompleted" in item) return item.SubOrchCompleted.parent_instance;

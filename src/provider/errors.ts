@@ -1,5 +1,5 @@
 /**
- * ProviderError and the SQLSTATE-based classification of database errors (contract §4).
+ * ProviderError and the SQLSTATE-based classification of database errors (docs/store-contract.md §3).
  *
  * Retryable: the same call may succeed later (deadlock, serialization failure, lost connection,
  * server shutting down, a function replaced under a prepared statement by a concurrent migration,

@@ -51,7 +51,7 @@ function validated<T>(operation: string, fn: () => T): T {
 
 /**
  * A token that could not even be stored cannot name a lock: report it like any unknown token
- * (contract §4: `Invalid lock token`), without a round trip.
+ * (docs/store-contract.md §3: `Invalid lock token`), without a round trip.
  */
 export function checkLockToken(operation: string, lockToken: string): void {
   const problem = typeof lockToken === "string" ? textColumnProblem(lockToken) : "is not a string";
@@ -123,10 +123,11 @@ export function packVersion(version: SemVer): number {
 }
 
 /**
- * Lease on handover (issue 15 §1). A fetch's lock runs from p_now_ms, taken before the call, but
- * a large item reaches this process only after its transfer and decoding; when those took more
- * than this fraction of the lock timeout, the lock is confirmed at once for a full timeout from
- * now (migrations/0016), so the runtime never starts a turn on a lock that expired in transit.
+ * Lease on handover: a fetch never hands out a dead lease (docs/store-contract.md §4.2 step 3).
+ * A fetch's lock runs from p_now_ms, taken before the call, but a large item reaches this process
+ * only after its transfer and decoding; when those took more than this fraction of the lock
+ * timeout, the lock is confirmed at once for a full timeout from now (migrations/0016), so the
+ * runtime never starts a turn on a lock that expired in transit.
  * If another fetch took the item meanwhile (or the confirmation fails), the item is dropped here:
  * its lock is not ours to use, and its attempt stays counted so a never-deliverable item is
  * still poisoned eventually. Fetches of small items never pay the extra round trip.

@@ -4,7 +4,7 @@
  * Wire types (WorkItem, Event, ErrorDetails, …) keep duroxide's snake_case JSON field names because
  * they are persisted verbatim and must stay readable by other duroxide-family tools. Everything else
  * is camelCase. Durations are milliseconds, timestamps are milliseconds since the Unix epoch.
- * See shared/provider-contract.md for the semantics of every method.
+ * See docs/store-contract.md for the semantics of every method.
  */
 
 /** An unsigned integer carried as a JS number (all real values stay far below 2^53). */

@@ -1,5 +1,5 @@
 /**
- * A database outage longer than a few seconds but shorter than the activity's lock (issue 15 §4):
+ * A database outage longer than a few seconds but shorter than the activity's lock:
  * the activity finishes while the database is unreachable, and its result must survive. The
  * runtime reaches Postgres through a TCP proxy written here; cutting the proxy drops every open
  * connection and refuses new ones, as a crashed and restarting server would.

@@ -1,5 +1,5 @@
 /**
- * Runtimes whose clocks disagree with the database's (issue 15 §2). Each runtime gets a skewed
+ * Runtimes whose clocks disagree with the database's (docs/clocks.md). Each runtime gets a skewed
  * `clock` (its provider writes that clock into every p_now_ms, as a process with a wrong system
  * clock would). A runtime whose skew exceeds its bound takes no leases, says so once at error
  * level and exposes the measured skew; the runtimes with a true clock keep working, and no

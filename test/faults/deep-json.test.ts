@@ -1,6 +1,6 @@
 /**
- * Issue 15 §1: nested input deeper than ~1,810 levels was refused only by a bare
- * `RangeError: Maximum call stack size exceeded`. Depth is now checked iteratively against
+ * Deeply nested input (docs/limits.md): deeper than ~1,810 levels it used to be refused only by
+ * a bare `RangeError: Maximum call stack size exceeded`. Depth is now checked iteratively against
  * maxJsonDepth (default 512), at the client and for activity results, with an error naming it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,6 +1,8 @@
 /**
- * Issue 15 §1, scaled down: the 50 MB input against a 5 s lock becomes a 2 MB input against a
- * 200 ms lock (fetching 2 MB takes longer than 200 ms here, as 50 MB took longer than 5 s).
+ * A payload slower to fetch than its lock (docs/limits.md; a fetch never hands out a dead lease,
+ * docs/store-contract.md §4.2 step 3), scaled down: a 50 MB input against a 5 s lock becomes a
+ * 2 MB input against a 200 ms lock (fetching 2 MB takes longer than 200 ms here, as 50 MB took
+ * longer than 5 s).
  *
  * (a) over the payload limit: refused at the client, naming the limit and the size;
  * (b) allowed but slower to fetch than its lock: arrives with a live lease, is not taken over by

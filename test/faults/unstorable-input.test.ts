@@ -1,5 +1,5 @@
 /**
- * Issue 15 §3: inputs the store accepts in its queue but can never store in history or metadata.
+ * Unstorable input (docs/limits.md): inputs the store accepts in its queue but can never store in history or metadata.
  * The client refuses them with a clear error; an instance that got into the queue anyway (written
  * through the provider, like an older client or another tool would) still ends through the poison
  * path instead of being retried forever.

@@ -1,5 +1,5 @@
 /**
- * Bad input and corrupt data: each case fails the way the contract says (a permanent error, or a
+ * Bad input and corrupt data: each case fails the way docs/store-contract.md §3 says (a permanent error, or a
  * fetched item with historyError), changes nothing it must not change, and never stops fetches of
  * other instances.
  */

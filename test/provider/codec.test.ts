@@ -352,9 +352,9 @@ describe("work item codec", () => {
   });
 });
 
-/** duroxide ≥ 0.1.31: stored text comes back exactly; the 0.1.30 fields are kept (contract §2.2, §2.3). */
+/** duroxide ≥ 0.1.31: stored text comes back exactly; the 0.1.30 fields are kept (docs/store-contract.md §2). */
 describe("exact round trip and the 0.1.30 parent fields", () => {
-  // Text exactly as duroxide 0.1.32 writes it (serde field order), from the contract's examples.
+  // Text exactly as duroxide 0.1.32 writes it (serde field order).
   const duroxideEvents = [
     '{"event_id":1,"source_event_id":null,"instance_id":"order-1::sub::4","execution_id":1,"timestamp_ms":1731300000200,"duroxide_version":"0.1.32","type":"OrchestrationStarted","name":"Ship","version":"1.0.0","input":"{}","parent_instance":"order-1","parent_id":4,"parent_execution_id":1}',
     '{"event_id":1,"source_event_id":null,"instance_id":"order-1","execution_id":1,"timestamp_ms":1731300000200,"duroxide_version":"0.1.30","type":"OrchestrationStarted","name":"P","version":"1.0.0","input":"{}","parent_instance":null,"parent_id":null}',

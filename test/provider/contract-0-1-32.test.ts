@@ -1,5 +1,5 @@
 /**
- * The provider side of duroxide 0.1.32 ("Changes since 0.1.27" in the provider contract): exact
+ * The provider side of duroxide 0.1.32 (docs/store-contract.md §2, §4.5, §4.3 step 7): exact
  * round trips of stored text, leases that renewal never shortens, and completed_at for
  * continued-as-new executions (migration 0017). A fake clock drives the leases; nothing sleeps.
  */

@@ -1,6 +1,6 @@
 /**
  * Shared pieces of the hostile-input tests: wire-object builders, a row-by-row picture of a schema,
- * and an assertion for the contract's permanent errors.
+ * and an assertion for the permanent errors of docs/store-contract.md §3.
  */
 import type pg from "pg";
 import { expect } from "vitest";

@@ -1,7 +1,7 @@
 /**
  * Hostile surroundings of the provider: schema names built to break quoting (and the LISTEN channel
  * derived from them), lock tokens that are not the caller's, and stored rows that are not valid
- * JSON of the right shape. Each case either works or fails with the contract's error, and changes
+ * JSON of the right shape. Each case either works or fails with the error docs/store-contract.md §3 names, and changes
  * nothing else (row-by-row compares).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";

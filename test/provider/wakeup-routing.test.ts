@@ -1,5 +1,5 @@
 /**
- * Wake-up routing (issue 11 §1): the worker trigger's payloads (migrations/0018) and the
+ * Wake-up routing (docs/architecture.md, "Wake-ups"): the worker trigger's payloads (migrations/0018) and the
  * listener's choice of which waiting fetch each wake-up reaches, on real notifications.
  */
 import pg from "pg";

@@ -1,5 +1,5 @@
 /**
- * duroxide ≥ 0.1.31 dispatcher rules (runtime notes §1.9) on hand-built items, plus the counted
+ * duroxide ≥ 0.1.31 dispatcher rules (docs/replay-rules.md §8) on hand-built items, plus the counted
  * deferral against the store: the continue-as-new admission window, the successor's start winning
  * over duplicate starts, collision notices to parents, and the parent link on ContinueAsNew.
  */

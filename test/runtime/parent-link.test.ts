@@ -1,5 +1,5 @@
 /**
- * The parent link of a child orchestration (runtime notes §1.7, duroxide ≥ 0.1.30): the child's
+ * The parent link of a child orchestration (docs/replay-rules.md §3 and §5, duroxide ≥ 0.1.30): the child's
  * StartOrchestration and OrchestrationStarted carry parent_execution_id, continue-as-new keeps the
  * whole link, and the child's last turn answers the right parent execution without reading the
  * parent's history. Histories without the field still get the read as a fallback.

@@ -1,8 +1,9 @@
 /**
- * duroxide 0.1.32's runtime-level `race_replay` validation tests (validation-catalogue.md, "race_replay
- * (9)"; the ninth is provider-only), under duroxide's names, against our runtime on Postgres.
+ * duroxide 0.1.32's runtime-level `race_replay` validation tests (eight of the category's nine;
+ * the ninth is provider-only, in test/validation), under duroxide's names, against our runtime on
+ * Postgres.
  *
- * Each test seeds state through the provider as the catalogue describes: enqueue a start item, fetch
+ * Each test seeds state through the provider as duroxide's test does: enqueue a start item, fetch
  * it, and ack it with a hand-built history and orchestrator items. Adaptations to the TypeScript API,
  * none of which changes what is checked:
  * - inputs our code emits are JSON text, so seeded schedule events carry JSON-encoded inputs;
@@ -703,7 +704,7 @@ describe("race_replay (duroxide 0.1.32, runtime-level)", () => {
   it("test_legacy_queue_race_decision_preserved", async () => {
     const h = await harness();
     // Our tasks emit their schedule when first yielded, so t1 is created only after the first race:
-    // it is short here (instead of the 60 s the catalogue's all-upfront version never waits for).
+    // it is short here (instead of the 60 s duroxide's all-upfront version never waits for).
     const T1_MS = 300;
     const LegacyCompetition: OrchestrationFunction = function* (ctx) {
       const first = ctx.dequeueEvent("q");

@@ -1,5 +1,5 @@
 /**
- * Wake-ups reach a fetch that can take the work (issue 11 §1). Every runtime here runs with the
+ * Wake-ups reach a fetch that can take the work (docs/architecture.md, "Wake-ups"). Every runtime here runs with the
  * default poll settings, as a new user's would: a long poll waits up to 5 s and an idle fetch
  * re-checks the store every 5 s at most. A notification that woke a slot unable to take the item
  * (session owned by another slot, tag or capability filter excluding it), or that reached one slot
