@@ -5,7 +5,9 @@
  * with their own details.
  */
 import type { ErrorDetails, Event, WorkItem } from "../provider/types.ts";
-import { isApplicationError, nondeterminism } from "./errors.ts";
+import type { MessageConversion } from "./commands/command.ts";
+import { COMPLETION_EVENT_TYPES, converterFor } from "./commands/registry.ts";
+import { nondeterminism } from "./errors.ts";
 import type { EventLog } from "./events.ts";
 
 export interface ConversionResult {
@@ -15,14 +17,10 @@ export interface ConversionResult {
   dropped: string[];
 }
 
-const COMPLETION_TYPES = new Set<Event["type"]>([
-  "ActivityCompleted",
-  "ActivityFailed",
-  "TimerFired",
-  "SubOrchestrationCompleted",
-  "SubOrchestrationFailed",
-]);
-
+/**
+ * Each completion or arrival message is converted by the command that owns it (commands/); the
+ * filters they share are here. A cancel request is the instance's, not a command's.
+ */
 export function convertMessages(
   history: readonly Event[],
   messages: readonly WorkItem[],
@@ -32,7 +30,7 @@ export function convertMessages(
   const completed = new Set<number>();
   let cancelRequested = false;
   const note = (event: Event) => {
-    if (COMPLETION_TYPES.has(event.type) && event.source_event_id !== null)
+    if (COMPLETION_EVENT_TYPES.has(event.type) && event.source_event_id !== null)
       completed.add(event.source_event_id);
     else if (event.type === "OrchestrationCancelRequested") cancelRequested = true;
     else schedules.set(event.event_id, event.type);
@@ -41,75 +39,41 @@ export function convertMessages(
   for (const event of log.delta) note(event);
 
   const result: ConversionResult = { abortError: null, dropped: [] };
-  const abort = (details: ErrorDetails) => {
-    result.abortError ??= details;
-  };
-
-  /** Common filters for completions; true when the completion should be recorded. */
-  const accept = (executionId: number, id: number, scheduleType: Event["type"], what: string): boolean => {
-    if (executionId !== log.executionId) {
-      result.dropped.push(`${what} for execution ${executionId} (current ${log.executionId})`);
-      return false;
-    }
-    if (completed.has(id)) {
-      result.dropped.push(`duplicate ${what} for event ${id}`);
-      return false;
-    }
-    const type = schedules.get(id);
-    if (type !== scheduleType) {
-      abort(
-        nondeterminism(
-          type === undefined
-            ? `no matching schedule for completion id=${id} (${what})`
-            : `completion kind mismatch: ${what} for ${type}#${id}`,
-        ),
-      );
-      return false;
-    }
-    completed.add(id);
-    return true;
+  const conversion: MessageConversion = {
+    log,
+    abort: (details) => {
+      result.abortError ??= details;
+    },
+    /** Common filters for completions; true when the completion should be recorded. */
+    accept: (executionId, id, scheduleType, what) => {
+      if (executionId !== log.executionId) {
+        result.dropped.push(`${what} for execution ${executionId} (current ${log.executionId})`);
+        return false;
+      }
+      if (completed.has(id)) {
+        result.dropped.push(`duplicate ${what} for event ${id}`);
+        return false;
+      }
+      const type = schedules.get(id);
+      if (type !== scheduleType) {
+        conversion.abort(
+          nondeterminism(
+            type === undefined
+              ? `no matching schedule for completion id=${id} (${what})`
+              : `completion kind mismatch: ${what} for ${type}#${id}`,
+          ),
+        );
+        return false;
+      }
+      completed.add(id);
+      return true;
+    },
   };
 
   for (const message of messages) {
-    if ("ActivityCompleted" in message) {
-      const m = message.ActivityCompleted;
-      if (accept(m.execution_id, m.id, "ActivityScheduled", "ActivityCompleted")) {
-        log.append({ type: "ActivityCompleted", result: m.result }, m.id);
-      }
-    } else if ("ActivityFailed" in message) {
-      const m = message.ActivityFailed;
-      if (accept(m.execution_id, m.id, "ActivityScheduled", "ActivityFailed")) {
-        log.append({ type: "ActivityFailed", details: m.details }, m.id);
-        if (!isApplicationError(m.details)) abort(m.details);
-      }
-    } else if ("TimerFired" in message) {
-      const m = message.TimerFired;
-      if (accept(m.execution_id, m.id, "TimerCreated", "TimerFired")) {
-        log.append({ type: "TimerFired", fire_at_ms: m.fire_at_ms }, m.id);
-      }
-    } else if ("SubOrchCompleted" in message) {
-      const m = message.SubOrchCompleted;
-      if (accept(m.parent_execution_id, m.parent_id, "SubOrchestrationScheduled", "SubOrchCompleted")) {
-        log.append({ type: "SubOrchestrationCompleted", result: m.result }, m.parent_id);
-      }
-    } else if ("SubOrchFailed" in message) {
-      const m = message.SubOrchFailed;
-      if (accept(m.parent_execution_id, m.parent_id, "SubOrchestrationScheduled", "SubOrchFailed")) {
-        log.append({ type: "SubOrchestrationFailed", details: m.details }, m.parent_id);
-        if (!isApplicationError(m.details)) abort(m.details);
-      }
-    } else if ("ExternalRaised" in message) {
-      log.append({
-        type: "ExternalEvent",
-        name: message.ExternalRaised.name,
-        data: message.ExternalRaised.data,
-      });
-    } else if ("QueueMessage" in message) {
-      log.append({
-        type: "ExternalEventPersistent",
-        name: message.QueueMessage.name,
-        data: message.QueueMessage.data,
-      });
+    const convert = converterFor(message);
+    if (convert) {
+      convert(conversion);
     } else if ("CancelInstance" in message) {
       if (!cancelRequested) {
         cancelRequested = true;

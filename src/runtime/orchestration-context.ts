@@ -5,13 +5,14 @@
  */
 import { randomUUID } from "node:crypto";
 import type { KvEntry } from "../provider/types.ts";
-import type { RecordAction } from "./actions.ts";
+import { ContinueAsNewTask } from "./commands/continue-as-new.ts";
+import type { RecordAction } from "./commands/registry.ts";
+import { SYSCALL_GET_KV, SYSCALL_NEW_GUID, SYSCALL_UTC_NOW } from "./commands/system-call.ts";
 import { fromJson, PayloadError, toJson } from "./json.ts";
 import { type RetryPolicy, retryLoop, validateRetryPolicy, withTotalTimeout } from "./retry.ts";
 import {
   ActivityTask,
   AllTask,
-  ContinueAsNewTask,
   CoroutineTask,
   type DurableTask,
   LeafTask,
@@ -21,10 +22,12 @@ import {
 } from "./tasks.ts";
 
 /** Reserved activity names of the system calls (duroxide's names, so histories stay compatible). */
-export const SYSCALL_PREFIX = "__duroxide_syscall:";
-export const SYSCALL_UTC_NOW = `${SYSCALL_PREFIX}utc_now_ms`;
-export const SYSCALL_NEW_GUID = `${SYSCALL_PREFIX}new_guid`;
-export const SYSCALL_GET_KV = `${SYSCALL_PREFIX}get_kv_value`;
+export {
+  SYSCALL_GET_KV,
+  SYSCALL_NEW_GUID,
+  SYSCALL_PREFIX,
+  SYSCALL_UTC_NOW,
+} from "./commands/system-call.ts";
 
 export const MAX_TAG_NAME_BYTES = 256;
 export const MAX_KV_KEYS = 150;
@@ -227,6 +230,7 @@ export class OrchestrationContext {
     return new LeafTask<null>(
       { kind: "detached", name, instance: instanceId, input: encoded, version: version || null },
       () => null,
+      { ok: true, value: null }, // resolves at once: the code continues in the same turn
     );
   }
 
@@ -244,10 +248,9 @@ export class OrchestrationContext {
 
   /** The current time (epoch ms), recorded on first execution and replayed afterwards. */
   utcNow(): LeafTask<number> {
-    return new LeafTask<number>(
-      { kind: "activity", name: SYSCALL_UTC_NOW, input: '""' },
-      (raw) => Number(raw),
-      () => String(Date.now()),
+    const inline = () => String(Date.now());
+    return new LeafTask<number>({ kind: "systemCall", name: SYSCALL_UTC_NOW, input: '""', inline }, (raw) =>
+      Number(raw),
     );
   }
 
@@ -257,18 +260,20 @@ export class OrchestrationContext {
       const value = fromJson(raw); // duroxide records the bare UUID, a JSON-encoding worker a quoted one
       return typeof value === "string" ? value : raw;
     };
-    return new LeafTask<string>({ kind: "activity", name: SYSCALL_NEW_GUID, input: '""' }, decode, () =>
-      randomUUID(),
-    );
+    const inline = () => randomUUID();
+    return new LeafTask<string>({ kind: "systemCall", name: SYSCALL_NEW_GUID, input: '""', inline }, decode);
   }
 
   /** Read a KV value of another instance (a recorded read, through a worker). */
   getValueFromInstance(instanceId: string, key: string): LeafTask<string | null> {
     const input = JSON.stringify({ instance_id: instanceId, key });
-    return new LeafTask<string | null>({ kind: "activity", name: SYSCALL_GET_KV, input }, (raw) => {
-      const value = fromJson(raw);
-      return typeof value === "string" ? value : null;
-    });
+    return new LeafTask<string | null>(
+      { kind: "systemCall", name: SYSCALL_GET_KV, input, inline: null },
+      (raw) => {
+        const value = fromJson(raw);
+        return typeof value === "string" ? value : null;
+      },
+    );
   }
 
   // --- composition ----------------------------------------------------------------------------

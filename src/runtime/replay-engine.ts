@@ -9,15 +9,22 @@
  * schedule. When history runs out, what is left in the FIFO is new work.
  */
 import type { ErrorDetails, Event, KvEntry } from "../provider/types.ts";
+import type { CreatedCommand } from "./commands/command.ts";
+import { unconsumedMessages } from "./commands/persistent-queue.ts";
 import {
-  type Action,
+  COMPLETION_EVENT_TYPES,
+  commandFor,
+  completionOf,
   describeAction,
   describeEvent,
   mismatch,
   RECORD_EVENT_TYPES,
   type RecordAction,
+  reactionTo,
   SCHEDULE_EVENT_TYPES,
-} from "./actions.ts";
+  type ScheduleAction,
+} from "./commands/registry.ts";
+import { ReplayState } from "./commands/replay-state.ts";
 import {
   applicationError,
   errorMessage,
@@ -25,7 +32,7 @@ import {
   nondeterminism,
   TaskFailedError,
 } from "./errors.ts";
-import { autoChildId, type EventLog } from "./events.ts";
+import type { EventLog } from "./events.ts";
 import { PayloadError, toJson } from "./json.ts";
 import {
   type ContextHost,
@@ -34,7 +41,7 @@ import {
   type OrchestrationInfo,
 } from "./orchestration-context.ts";
 import type { ReplayPolicy } from "./semver.ts";
-import { CoroutineTask, type LeafTask, type Outcome, type TaskHost } from "./tasks.ts";
+import { CoroutineTask, type LeafTask, type TaskHost } from "./tasks.ts";
 
 /** A user orchestration: a generator function of (context, input). */
 export type OrchestrationFunction<I = unknown, O = unknown> = (
@@ -50,13 +57,6 @@ export type ReplayResult =
 
 /** A quiescence guard: a turn whose code keeps producing new work without waiting is broken. */
 const MAX_QUIESCENCE_PASSES = 100;
-
-interface QueueState {
-  /** `order` is the arrival's event id, to list leftovers across queues in history order. */
-  arrivals: { data: string; order: number; takenBy: LeafTask | null }[];
-  /** Bound dequeues in bind order. */
-  subscribers: LeafTask[];
-}
 
 export interface ReplayInput {
   info: OrchestrationInfo;
@@ -84,19 +84,16 @@ export class ReplayEngine implements TaskHost, ContextHost {
   readonly kv: Map<string, KvEntry>;
   customStatus: string | null;
 
-  private readonly fifo: { action: Action; leaf: LeafTask | null }[] = [];
-  /** Bound leaves by schedule event id. */
-  private readonly bound = new Map<number, LeafTask>();
-  /** Schedules still waiting for a completion. */
-  private readonly open = new Map<number, LeafTask>();
-  private readonly waits = new Map<string, LeafTask[]>();
-  private readonly queues = new Map<string, QueueState>();
-  /** Leaves whose schedule event was created this turn, in id order. */
-  readonly newLeaves: LeafTask[] = [];
+  /** Emitted actions not matched yet: a schedule with its leaf, or a record action. */
+  private readonly fifo: (
+    | { action: ScheduleAction; leaf: LeafTask }
+    | { action: RecordAction; leaf: null }
+  )[] = [];
+  private readonly state: ReplayState;
+  /** Schedules created this turn, with their events, in id order. */
+  readonly created: CreatedCommand[] = [];
   private continueAsNewRequest: { input: string; version: string | null } | null = null;
   private root: CoroutineTask | null = null;
-  /** Bumped whenever a queue hand-out changes outside a poll's own path, to re-poll. */
-  private queueChanges = 0;
 
   readonly policy: ReplayPolicy;
 
@@ -104,6 +101,7 @@ export class ReplayEngine implements TaskHost, ContextHost {
     this.kv = new Map([...input.kvSnapshot].map(([k, e]) => [k, { ...e }]));
     this.customStatus = input.initialCustomStatus;
     this.policy = input.policy ?? "fixed";
+    this.state = new ReplayState(this.policy, () => this.unboundLeaves());
   }
 
   /** Run the turn. Never throws: nondeterminism and engine faults become a failed result. */
@@ -127,28 +125,14 @@ export class ReplayEngine implements TaskHost, ContextHost {
 
   /** Leaves that lost a race and still hold a schedule: their cancellation is due. */
   droppedLeaves(): LeafTask[] {
-    return [...this.bound.values()].filter((leaf) => leaf.isDropped).sort((a, b) => a.eventId! - b.eventId!);
+    return [...this.state.bound.values()]
+      .filter((leaf) => leaf.isDropped)
+      .sort((a, b) => a.eventId! - b.eventId!);
   }
 
-  /**
-   * Queue messages of this execution to carry over continue-as-new, in arrival order. Arrivals
-   * after the point where the code finished were never applied to a queue: they count as unread.
-   * Fixed policy: exactly the messages the code never received — one held by a dequeue the code
-   * did not await again is unread, whatever later dequeues read. Legacy: those not taken by a
-   * subscription that is still live (a dropped one keeps its message until its breadcrumb).
-   */
+  /** Queue messages of this execution to carry over continue-as-new, in arrival order. */
   unconsumedQueueMessages(): [string, string][] {
-    const taken = new Set<number>();
-    for (const queue of this.queues.values()) {
-      for (const a of queue.arrivals) {
-        if (!a.takenBy) continue;
-        const consumed = this.policy === "fixed" ? a.takenBy.read : !a.takenBy.cancelled;
-        if (consumed) taken.add(a.order);
-      }
-    }
-    return [...this.input.history, ...this.input.log.delta]
-      .filter((e) => e.type === "ExternalEventPersistent" && !taken.has(e.event_id))
-      .map((e) => (e.type === "ExternalEventPersistent" ? [e.name, e.data] : ["", ""]));
+    return unconsumedMessages([...this.input.history, ...this.input.log.delta], this.state);
   }
 
   // --- the walk -------------------------------------------------------------------------------
@@ -223,57 +207,20 @@ export class ReplayEngine implements TaskHost, ContextHost {
   private pump(): void {
     if (!this.root || this.continueAsNewRequest) return;
     for (;;) {
-      const before = this.queueChanges;
+      const before = this.state.changes;
       this.root.poll(this);
-      if (this.root.outcome || this.continueAsNewRequest || before === this.queueChanges) return;
+      if (this.root.outcome || this.continueAsNewRequest || before === this.state.changes) return;
     }
   }
 
   /** Apply one history event; true when it may have unblocked the code. */
   private apply(event: Event): boolean {
     if (SCHEDULE_EVENT_TYPES.has(event.type)) return this.bindSchedule(event);
-    if (RECORD_EVENT_TYPES.has(event.type)) {
-      const head = this.fifo[0];
-      if (!head) return false; // tolerated: record actions carry no result
-      const why = mismatch(head.action, event);
-      if (why) throw new NondeterminismError(why);
-      this.fifo.shift();
-      if (head.action.kind === "kvSet" && event.type === "KeyValueSet") {
-        // Replayed writes keep the time they were first made, so prune decisions replay too.
-        head.action.entry.lastUpdatedAtMs = event.last_updated_at_ms;
-      }
-      return false;
-    }
-    switch (event.type) {
-      case "ActivityCompleted":
-      case "ActivityFailed":
-      case "TimerFired":
-      case "SubOrchestrationCompleted":
-      case "SubOrchestrationFailed":
-        return this.complete(event);
-      case "ExternalEvent": {
-        const waiter =
-          (this.waits.get(event.name) ?? []).find((leaf) => !leaf.cancelled && !leaf.outcome) ??
-          (this.policy === "legacy" ? this.emittedWait(event.name) : undefined);
-        if (!waiter) return false; // raised before anyone waited: recorded, never delivered
-        waiter.outcome = { ok: true, value: waiter.decode(event.data) };
-        return true;
-      }
-      case "ExternalEventPersistent": {
-        const queue = this.queue(event.name);
-        queue.arrivals.push({ data: event.data, order: event.event_id, takenBy: null });
-        this.handOut(event.name);
-        return true;
-      }
-      case "ExternalSubscribedCancelled":
-      case "ExternalSubscribedPersistentCancelled": {
-        const leaf = event.source_event_id === null ? undefined : this.bound.get(event.source_event_id);
-        if (leaf && !leaf.cancelled) this.cancelSubscription(leaf);
-        return false;
-      }
-      default:
-        return false; // lifecycle events and cancel breadcrumbs are passive during replay
-    }
+    if (RECORD_EVENT_TYPES.has(event.type)) return this.matchRecord(event);
+    if (COMPLETION_EVENT_TYPES.has(event.type)) return this.complete(event);
+    // Arrivals and subscription breadcrumbs; lifecycle events and other cancel breadcrumbs are
+    // passive during replay.
+    return reactionTo(event.type)?.(event, this.state) ?? false;
   }
 
   private bindSchedule(event: Event): boolean {
@@ -289,148 +236,56 @@ export class ReplayEngine implements TaskHost, ContextHost {
     return this.bind(head.leaf, event);
   }
 
-  private bind(leaf: LeafTask, event: Event): boolean {
-    leaf.eventId = event.event_id;
-    this.bound.set(event.event_id, leaf);
-    switch (leaf.action.kind) {
-      case "activity":
-      case "timer":
-      case "subOrchestration":
-        if (event.type === "TimerCreated") leaf.fireAtMs = event.fire_at_ms;
-        this.open.set(event.event_id, leaf);
-        return false;
-      case "wait":
-        if (leaf.isDropped && this.policy === "fixed") leaf.cancelled = true;
-        this.list(this.waits, leaf.action.name).push(leaf);
-        return false;
-      case "dequeue":
-        if (leaf.isDropped && this.policy === "fixed") leaf.cancelled = true;
-        this.queue(leaf.action.name).subscribers.push(leaf);
-        this.handOut(leaf.action.name);
-        return leaf.outcome !== undefined;
-      case "detached":
-        return true;
-    }
+  /** A record action's event: matched if one is pending (record actions carry no result). */
+  private matchRecord(event: Event): boolean {
+    const head = this.fifo[0];
+    if (!head) return false;
+    const why = mismatch(head.action, event);
+    if (why) throw new NondeterminismError(why);
+    this.fifo.shift();
+    if (!head.leaf) commandFor(head.action).replayed?.(head.action, event);
+    return false;
   }
 
+  private bind(leaf: LeafTask, event: Event): boolean {
+    leaf.bindTo(event.event_id);
+    this.state.bound.set(event.event_id, leaf);
+    return commandFor(leaf.action).bind(leaf, this.state);
+  }
+
+  /** A completion: it must close an open schedule of a command that it completes. */
   private complete(event: Event): boolean {
     const id = event.source_event_id;
-    const leaf = id === null ? undefined : this.open.get(id);
+    const leaf = id === null ? undefined : this.state.open.get(id);
     if (!leaf)
       throw new NondeterminismError(`completion without open schedule: ${describeEvent(event)} → #${id}`);
-    const expected =
-      event.type === "TimerFired"
-        ? "timer"
-        : event.type.startsWith("Activity")
-          ? "activity"
-          : "subOrchestration";
-    if (leaf.action.kind !== expected) {
+    const outcome = completionOf(leaf.action, event);
+    if (!outcome) {
       throw new NondeterminismError(
         `completion kind mismatch: ${describeEvent(event)} for ${describeAction(leaf.action)}#${id}`,
       );
     }
-    this.open.delete(id!);
-    leaf.outcome = completionOutcome(event, leaf);
+    this.state.open.delete(id!);
+    leaf.settle(outcome(event, leaf));
     return true;
-  }
-
-  /** Give queued messages to live dequeues, earliest subscriber first. */
-  private handOut(name: string): void {
-    const queue = this.queue(name);
-    for (const leaf of queue.subscribers) {
-      if (leaf.cancelled || leaf.outcome) continue;
-      const arrival = queue.arrivals.find((a) => !a.takenBy);
-      if (!arrival) return;
-      arrival.takenBy = leaf;
-      leaf.outcome = { ok: true, value: leaf.decode(arrival.data) };
-      this.queueChanges++;
-    }
-  }
-
-  private cancelSubscription(leaf: LeafTask): void {
-    leaf.cancelled = true;
-    // Legacy: a message a dropped dequeue took before its breadcrumb stays taken (it is lost, or
-    // carried over continue-as-new), exactly as the run that recorded the history decided.
-    if (leaf.action.kind !== "dequeue" || this.policy === "legacy") return;
-    // A dequeue that lost a race takes no message: give it back to the next live dequeue.
-    const queue = this.queue(leaf.action.name);
-    const taken = queue.arrivals.find((a) => a.takenBy === leaf);
-    if (taken) {
-      taken.takenBy = null;
-      this.handOut(leaf.action.name);
-    }
   }
 
   /** New actions: give each the next event id, in emission order. */
   private allocate(): void {
     const { log } = this.input;
     while (this.fifo.length > 0) {
-      const { action, leaf } = this.fifo.shift()!;
-      switch (action.kind) {
-        case "customStatus":
-          log.append({ type: "CustomStatusUpdated", status: action.status });
-          continue;
-        case "kvSet":
-          log.append({
-            type: "KeyValueSet",
-            key: action.key,
-            value: action.value,
-            last_updated_at_ms: action.entry.lastUpdatedAtMs,
-          });
-          continue;
-        case "kvClear":
-          log.append({ type: "KeyValueCleared", key: action.key });
-          continue;
-        case "kvClearAll":
-          log.append({ type: "KeyValuesCleared" });
-          continue;
+      const head = this.fifo.shift()!;
+      if (!head.leaf) {
+        log.append(commandFor(head.action).record(head.action));
+        continue;
       }
-      if (!leaf) continue;
-      let event: Event;
-      switch (action.kind) {
-        case "activity":
-          event = log.append({
-            type: "ActivityScheduled",
-            name: action.name,
-            input: action.input,
-            ...(action.sessionId !== undefined ? { session_id: action.sessionId } : {}),
-            ...(action.tag !== undefined ? { tag: action.tag } : {}),
-          });
-          break;
-        case "timer":
-          event = log.append({ type: "TimerCreated", fire_at_ms: log.clock() + action.delayMs });
-          break;
-        case "wait":
-          event = log.append({ type: "ExternalSubscribed", name: action.name });
-          break;
-        case "dequeue":
-          event = log.append({ type: "ExternalSubscribedPersistent", name: action.name });
-          break;
-        case "subOrchestration":
-          event = log.append({
-            type: "SubOrchestrationScheduled",
-            name: action.name,
-            instance: action.instance ?? autoChildId(log.executionId, log.peekId()),
-            input: action.input,
-          });
-          break;
-        case "detached":
-          event = log.append({
-            type: "OrchestrationChained",
-            name: action.name,
-            instance: action.instance,
-            input: action.input,
-          });
-          break;
-      }
-      this.newLeaves.push(leaf);
+      const { leaf } = head;
+      const command = commandFor(leaf.action);
+      const event = log.append(command.schedule(leaf.action, log));
+      this.created.push({ leaf, event });
       this.bind(leaf, event);
-      if (leaf.inline) {
-        // utcNow/newGuid: decided now and recorded as a completed system activity, so a replay
-        // reads the same value from history without a worker round trip.
-        log.append({ type: "ActivityCompleted", result: leaf.inline() }, event.event_id);
-        this.complete(log.delta[log.delta.length - 1]!);
-      }
+      const completion = command.completeAtOnce?.(leaf, event, log);
+      if (completion) this.complete(completion);
     }
   }
 
@@ -443,9 +298,7 @@ export class ReplayEngine implements TaskHost, ContextHost {
   dropped(leaf: LeafTask): void {
     // Legacy executions cancel a subscription only when its breadcrumb is applied (apply()).
     if (this.policy === "legacy") return;
-    if ((leaf.action.kind === "wait" || leaf.action.kind === "dequeue") && leaf.eventId !== null) {
-      this.cancelSubscription(leaf);
-    }
+    if (leaf.eventId !== null) this.state.cancelSubscription(leaf);
   }
 
   continueAsNew(input: string, version: string | null): void {
@@ -464,47 +317,9 @@ export class ReplayEngine implements TaskHost, ContextHost {
 
   // --- helpers --------------------------------------------------------------------------------
 
-  /** Legacy only: a wait for `name` the code has emitted but history has not bound yet. */
-  private emittedWait(name: string): LeafTask | undefined {
-    for (const { action, leaf } of this.fifo) {
-      if (action.kind === "wait" && action.name === name && leaf && !leaf.cancelled && !leaf.outcome)
-        return leaf;
-    }
-    return undefined;
-  }
-
-  private queue(name: string): QueueState {
-    let queue = this.queues.get(name);
-    if (!queue) {
-      queue = { arrivals: [], subscribers: [] };
-      this.queues.set(name, queue);
-    }
-    return queue;
-  }
-
-  private list(map: Map<string, LeafTask[]>, name: string): LeafTask[] {
-    let list = map.get(name);
-    if (!list) {
-      list = [];
-      map.set(name, list);
-    }
-    return list;
-  }
-}
-
-function completionOutcome(event: Event, leaf: LeafTask): Outcome {
-  switch (event.type) {
-    case "ActivityCompleted":
-      return { ok: true, value: leaf.decode(event.result) };
-    case "SubOrchestrationCompleted":
-      return { ok: true, value: leaf.decode(event.result) };
-    case "TimerFired":
-      return { ok: true, value: null };
-    case "ActivityFailed":
-    case "SubOrchestrationFailed":
-      return { ok: false, error: new TaskFailedError(event.details) };
-    default:
-      throw new NondeterminismError(`not a completion: ${describeEvent(event)}`);
+  /** Leaves the code emitted that history has not bound yet, in emission order. */
+  private *unboundLeaves(): Generator<LeafTask> {
+    for (const { leaf } of this.fifo) if (leaf) yield leaf;
   }
 }
 

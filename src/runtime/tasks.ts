@@ -12,7 +12,7 @@
  * Every task is also iterable, so `const x = yield* task` gives a typed result in TypeScript while
  * `const x = yield task` (the duroxide-node style) works untyped.
  */
-import type { ScheduleAction } from "./actions.ts";
+import type { ScheduleAction } from "./commands/registry.ts";
 import { TaskFailedError } from "./errors.ts";
 
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -66,30 +66,102 @@ export abstract class DurableTask<T = unknown> {
 /** Decodes a leaf's recorded result string into the value the code receives. */
 export type Decoder = (raw: string) => unknown;
 
+/**
+ * Where a leaf is. `eventId` is its schedule event once bound to history (a detached start is
+ * complete before it is bound). `read`: the outcome reached the code (a dequeue that was read has
+ * consumed its message). A cancelled subscription takes no more arrivals; it keeps the result it
+ * may already hold (a legacy dequeue that took a message before its breadcrumb).
+ */
+export type LeafState =
+  | { status: "pending"; eventId: number | null }
+  | { status: "completed"; eventId: number | null; value: unknown; read: boolean }
+  | { status: "failed"; eventId: number | null; error: unknown; read: boolean }
+  | { status: "cancelled"; eventId: number | null; result: Outcome | undefined; read: boolean };
+
+/**
+ * Whether the code dropped the leaf (it lost a race, or its parent did), and whether it had a
+ * result then: one dropped while pending owes a cancellation breadcrumb.
+ */
+export type DropState = "live" | "droppedPending" | "droppedSettled";
+
 /** One durable operation: one action, one (optional) result. */
 export class LeafTask<T = unknown> extends DurableTask<T> {
-  /** Event id of the schedule event once bound to history. */
-  eventId: number | null = null;
-  outcome: Outcome | undefined;
-  isDropped = false;
-  /** Dropped before it had a result: its cancellation breadcrumb is due. */
-  droppedPending = false;
-  /** Its outcome reached the code (a dequeue that did has consumed its message). */
-  read = false;
-  /** Subscriptions: cancelled subscriptions take no arrivals. */
-  cancelled = false;
-  /** TimerCreated.fire_at_ms once bound. */
-  fireAtMs: number | null = null;
+  private current: LeafState = { status: "pending", eventId: null };
+  private dropState: DropState = "live";
 
   constructor(
     readonly action: ScheduleAction,
     readonly decode: Decoder,
-    /** Computed in the turn instead of by a worker (utcNow, newGuid): the result string. */
-    readonly inline: (() => string) | null = null,
+    /** An outcome known at creation (a detached start resolves at once, in the same turn). */
+    settled?: Outcome,
   ) {
     super();
-    // A detached start resolves at once: the code continues in the same turn.
-    if (action.kind === "detached") this.outcome = { ok: true, value: null };
+    if (settled) this.settle(settled);
+  }
+
+  get state(): LeafState {
+    return this.current;
+  }
+
+  get dropped(): DropState {
+    return this.dropState;
+  }
+
+  /** Event id of the schedule event once bound to history. */
+  get eventId(): number | null {
+    return this.current.eventId;
+  }
+
+  get outcome(): Outcome | undefined {
+    const state = this.current;
+    switch (state.status) {
+      case "pending":
+        return undefined;
+      case "completed":
+        return { ok: true, value: state.value };
+      case "failed":
+        return { ok: false, error: state.error };
+      case "cancelled":
+        return state.result;
+    }
+    return undefined;
+  }
+
+  get isDropped(): boolean {
+    return this.dropState !== "live";
+  }
+
+  get isCancelled(): boolean {
+    return this.current.status === "cancelled";
+  }
+
+  get read(): boolean {
+    return this.current.status === "pending" ? false : this.current.read;
+  }
+
+  /** @internal Bound to its schedule event. */
+  bindTo(eventId: number): void {
+    this.current = { ...this.current, eventId };
+  }
+
+  /** @internal The result arrived (only a pending leaf takes one). */
+  settle(outcome: Outcome): void {
+    if (this.current.status !== "pending") return;
+    const { eventId } = this.current;
+    this.current = outcome.ok
+      ? { status: "completed", eventId, value: outcome.value, read: false }
+      : { status: "failed", eventId, error: outcome.error, read: false };
+  }
+
+  /** @internal A subscription stops taking arrivals. */
+  cancel(): void {
+    if (this.current.status === "cancelled") return;
+    this.current = {
+      status: "cancelled",
+      eventId: this.current.eventId,
+      result: this.outcome,
+      read: this.read,
+    };
   }
 
   protected onStart(host: TaskHost): void {
@@ -102,13 +174,12 @@ export class LeafTask<T = unknown> extends DurableTask<T> {
 
   drop(host: TaskHost): void {
     if (this.isDropped) return;
-    this.isDropped = true;
-    this.droppedPending = this.outcome === undefined;
+    this.dropState = this.outcome === undefined ? "droppedPending" : "droppedSettled";
     host.dropped(this as LeafTask<unknown>);
   }
 
   override markRead(): void {
-    this.read = true;
+    if (this.current.status !== "pending") this.current = { ...this.current, read: true };
   }
 }
 
@@ -144,23 +215,6 @@ export class ActivityTask<T = unknown> extends LeafTask<T> {
   get tag(): string | null {
     return this.action.kind === "activity" ? (this.action.tag ?? null) : null;
   }
-}
-
-/** Continue-as-new: ends the execution; never resumes the code. */
-export class ContinueAsNewTask extends DurableTask<never> {
-  constructor(
-    readonly input: string,
-    readonly version: string | null,
-  ) {
-    super();
-  }
-  protected onStart(host: TaskHost): void {
-    host.continueAsNew(this.input, this.version);
-  }
-  poll(): Outcome | undefined {
-    return undefined;
-  }
-  drop(): void {}
 }
 
 /** One entry of an `all` result: the value, or the error text (duroxide-node's shape). */

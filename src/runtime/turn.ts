@@ -15,9 +15,14 @@ import type {
   StartOrchestrationItem,
   WorkItem,
 } from "../provider/types.ts";
+import { CancelledActivities } from "./commands/activity.ts";
+import type { ExecutionEnding, TurnOutput } from "./commands/command.ts";
+import { continueExecution, openSuccessor } from "./commands/continue-as-new.ts";
+import { commandFor, scheduleCommands } from "./commands/registry.ts";
+import { parentNotification } from "./commands/sub-orchestration.ts";
 import { collisionNotices } from "./duplicate-starts.ts";
 import { displayError } from "./errors.ts";
-import { childInstanceId, EventLog, findStarted, isFinalEvent, parentExecutionId } from "./events.ts";
+import { EventLog, findStarted, isFinalEvent, parentExecutionId } from "./events.ts";
 import { fromJson } from "./json.ts";
 import { convertMessages } from "./message-conversion.ts";
 import type { LogLevel } from "./orchestration-context.ts";
@@ -25,8 +30,7 @@ import type { OrchestrationRegistry } from "./registry.ts";
 import { type OrchestrationFunction, ReplayEngine, type ReplayResult } from "./replay-engine.ts";
 import { parseSemver, type ReplayPolicy, replayPolicyFor } from "./semver.ts";
 
-/** Carried-forward queue messages per continue-as-new (duroxide's MAX_CARRY_FORWARD_EVENTS since 0.1.27). */
-export const MAX_CARRY_FORWARD = 100;
+export { MAX_CARRY_FORWARD } from "./commands/continue-as-new.ts";
 
 export interface AckPlan {
   executionId: number;
@@ -175,31 +179,7 @@ function openExecution(
   if (currentStart) {
     started = currentStart;
   } else if (continuing) {
-    const carried = continuing.carry_forward_events ?? [];
-    // The new execution keeps the parent link, so a child that continues as new still reports:
-    // from the item (duroxide ≥ 0.1.30 writes it), else from the ended execution's start.
-    const fromItem = continuing.parent_instance !== undefined && continuing.parent_id !== undefined;
-    const link = fromItem
-      ? continuing
-      : {
-          parent_instance: previousStart?.parent_instance ?? null,
-          parent_id: previousStart?.parent_id ?? null,
-        };
-    const linkExecution = parentExecutionId(fromItem ? continuing : (previousStart ?? {}));
-    started = log.append({
-      type: "OrchestrationStarted",
-      name,
-      version: resolved.version,
-      input: continuing.input,
-      parent_instance: link.parent_instance ?? null,
-      parent_id: link.parent_id ?? null,
-      ...(link.parent_instance && linkExecution !== null ? { parent_execution_id: linkExecution } : {}),
-      ...(carried.length > 0 ? { carry_forward_events: carried } : {}),
-      ...(continuing.initial_custom_status !== undefined
-        ? { initial_custom_status: continuing.initial_custom_status }
-        : {}),
-    } as EventOf<"OrchestrationStarted">) as EventOf<"OrchestrationStarted">;
-    for (const [queue, data] of carried) log.append({ type: "ExternalEventPersistent", name: queue, data });
+    started = openSuccessor(log, continuing, previousStart, { name, version: resolved.version });
   } else {
     const s = (start as { StartOrchestration: StartOrchestrationItem }).StartOrchestration;
     usedStart = s;
@@ -248,17 +228,10 @@ export function failTurn(
   }
   const { log, started, executionId, usedStart } = opening.execution;
   log.append({ type: "OrchestrationFailed", details });
-  const orchestratorItems: WorkItem[] = collisionNotices(item, usedStart, started, false);
-  if (started.parent_instance && started.parent_id !== null) {
-    orchestratorItems.push({
-      SubOrchFailed: {
-        parent_instance: started.parent_instance,
-        parent_execution_id: parentExecutionId(started) ?? 1,
-        parent_id: started.parent_id,
-        details,
-      },
-    });
-  }
+  const orchestratorItems: WorkItem[] = [
+    ...collisionNotices(item, usedStart, started, false),
+    ...parentNotification(started, { details }),
+  ];
   return {
     executionId,
     delta: log.delta,
@@ -289,225 +262,179 @@ function failContinuedAsNew(item: OrchestrationItem, details: ErrorDetails): Ack
   };
 }
 
+/**
+ * Steps d–l for one fetched batch: open the execution, replay it, commit what its commands ask
+ * for, and end it if the code finished.
+ */
 export function planTurn(item: OrchestrationItem, deps: TurnDeps): TurnDecision {
   const opening = openExecution(item, deps.registry, false, deps.clock);
-  if (opening.kind === "drop") {
-    const notices = collisionNotices(item, null, findStarted(item.history), true);
-    return {
-      kind: "ack",
-      plan: { ...dropBatch(item.executionId), orchestratorItems: notices },
-      outcome: "dropped",
-    };
-  }
+  if (opening.kind === "drop") return { kind: "ack", plan: dropWithNotices(item), outcome: "dropped" };
   if (opening.kind === "unregistered" || opening.kind === "deferred") return opening;
-  const { executionId, persisted, log, started, name, version, completions, usedStart } = opening.execution;
-  const resolved = { version, handler: opening.handler };
-  const policy = replayPolicyFor(started.duroxide_version);
-  if (parseSemver(started.duroxide_version) === null) {
+  const execution = opening.execution;
+  const policy = replayPolicyOf(item.instance, execution, deps);
+  const { result, engine } = runExecution(item, execution, opening.handler, policy, deps);
+  const turn = turnOutput(item, execution, policy);
+  if (engine) commitCommands(engine, turn, result.kind === "continue");
+  const outcome =
+    result.kind === "continue" ? "continue" : endExecution(turn, execution, result, engine, deps);
+  return { kind: "ack", outcome, plan: ackPlan(turn, item.instance, execution.started, outcome) };
+}
+
+/** A batch for a finished or never-started instance: deleted, duplicate starts answered. */
+function dropWithNotices(item: OrchestrationItem): AckPlan {
+  const notices = collisionNotices(item, null, findStarted(item.history), true);
+  return { ...dropBatch(item.executionId), orchestratorItems: notices };
+}
+
+/** The replay rules of the execution's stamp (an unreadable stamp replays as legacy, with a warning). */
+function replayPolicyOf(instance: string, execution: OpenedExecution, deps: TurnDeps): ReplayPolicy {
+  const stamp = execution.started.duroxide_version;
+  if (parseSemver(stamp) === null) {
     deps.trace(
-      item.instance,
+      instance,
       "warn",
-      `execution ${executionId} has an unreadable duroxide_version '${started.duroxide_version}'; replaying it with the legacy (< 0.1.31) rules`,
+      `execution ${execution.executionId} has an unreadable duroxide_version '${stamp}'; replaying it with the legacy (< 0.1.31) rules`,
     );
   }
+  return replayPolicyFor(stamp);
+}
 
-  // i. Convert the batch, then replay (unless the turn is already decided).
-  const conversion = convertMessages(persisted, completions, log);
-  const all = () => [...persisted, ...log.delta];
-  const cancel = all().find((e) => e.type === "OrchestrationCancelRequested");
+type ExecutionResult = ReplayResult | { kind: "cancelled"; reason: string };
 
-  let result: ReplayResult | { kind: "cancelled"; reason: string };
-  let engine: ReplayEngine | null = null;
-  if (cancel && cancel.type === "OrchestrationCancelRequested") {
-    // The code is not run on a cancel turn: it could only add schedules that are never dispatched.
-    result = { kind: "cancelled", reason: cancel.reason };
-  } else if (conversion.abortError) {
-    result = { kind: "failed", details: conversion.abortError };
-  } else {
-    engine = new ReplayEngine({
-      info: {
-        instanceId: item.instance,
-        executionId,
-        orchestrationName: name,
-        orchestrationVersion: resolved.version,
-      },
-      history: persisted,
-      log,
-      input: fromJson(started.input),
-      kvSnapshot: item.kvSnapshot,
-      initialCustomStatus: started.initial_custom_status ?? null,
-      handler: resolved.handler,
-      trace: (level, message) => deps.trace(item.instance, level, message),
-      policy,
-    });
-    result = engine.run();
-  }
-
-  // j. Result → events and items.
-  const workerItems: WorkItem[] = [];
-  const orchestratorItems: WorkItem[] = collisionNotices(item, usedStart, started, false);
-  const cancelled = new CancelledActivities(item.instance, executionId);
-
-  if (engine) {
-    dropLosers(engine, log, cancelled, orchestratorItems, item.instance, policy);
-    for (const leaf of engine.newLeaves) {
-      const id = leaf.eventId!;
-      const action = leaf.action;
-      if (action.kind === "detached") {
-        orchestratorItems.push({
-          StartOrchestration: {
-            instance: action.instance,
-            orchestration: action.name,
-            input: action.input,
-            version: action.version,
-            parent_instance: null,
-            parent_id: null,
-            execution_id: 1,
-          },
-        });
-      }
-      // A finished turn dispatches only detached starts; a task dropped in the turn that created it
-      // (it lost a race at once) is not dispatched at all.
-      if (result.kind !== "continue" || leaf.isDropped) continue;
-      if (action.kind === "activity" && !leaf.inline) {
-        workerItems.push({
-          ActivityExecute: {
-            instance: item.instance,
-            execution_id: executionId,
-            id,
-            name: action.name,
-            input: action.input,
-            ...(action.sessionId !== undefined ? { session_id: action.sessionId } : {}),
-            ...(action.tag !== undefined ? { tag: action.tag } : {}),
-          },
-        });
-      } else if (action.kind === "timer") {
-        orchestratorItems.push({
-          TimerFired: { instance: item.instance, execution_id: executionId, id, fire_at_ms: leaf.fireAtMs! },
-        });
-      } else if (action.kind === "subOrchestration") {
-        const stored = log.delta.find((e) => e.event_id === id);
-        const childId = childInstanceId(
-          item.instance,
-          stored?.type === "SubOrchestrationScheduled" ? stored.instance : "",
-        );
-        orchestratorItems.push({
-          StartOrchestration: {
-            instance: childId,
-            orchestration: action.name,
-            input: action.input,
-            version: action.version,
-            parent_instance: item.instance,
-            parent_id: id,
-            execution_id: 1,
-            parent_execution_id: executionId,
-          } as StartOrchestrationItem,
-        });
-      }
-    }
-  }
-
-  let outcome: TurnOutcomeKind = "continue";
-  if (result.kind !== "continue") {
-    const reasonSuffix =
-      result.kind === "completed"
-        ? "completed"
-        : result.kind === "continueAsNew"
-          ? "continued_as_new"
-          : "failed";
-    const carry = result.kind === "continueAsNew" && engine ? engine.unconsumedQueueMessages() : [];
-    if (carry.length > MAX_CARRY_FORWARD) {
-      deps.trace(
-        item.instance,
-        "warn",
-        `continue-as-new carries ${MAX_CARRY_FORWARD} of ${carry.length} unconsumed queue messages; the rest are dropped`,
-      );
-    }
-    // Outstanding activities are cancelled (breadcrumbs before the terminal event).
-    for (const scheduled of outstanding(all(), "ActivityScheduled")) {
-      log.append(
-        { type: "ActivityCancelRequested", reason: `orchestration_terminal_${reasonSuffix}` },
-        scheduled.event_id,
-      );
-      cancelled.add(scheduled.event_id);
-    }
-    if (result.kind === "cancelled") {
-      for (const child of outstanding(all(), "SubOrchestrationScheduled")) {
-        if (child.type !== "SubOrchestrationScheduled") continue;
-        log.append({ type: "SubOrchestrationCancelRequested", reason: "parent canceled" }, child.event_id);
-        orchestratorItems.push({
-          CancelInstance: {
-            instance: childInstanceId(item.instance, child.instance),
-            reason: "parent canceled",
-          },
-        });
-      }
-    }
-    const details: ErrorDetails | null =
-      result.kind === "failed"
-        ? result.details
-        : result.kind === "cancelled"
-          ? { Application: { kind: { Cancelled: { reason: result.reason } }, message: "", retryable: false } }
-          : null;
-    if (result.kind === "completed") {
-      log.append({ type: "OrchestrationCompleted", output: result.output });
-      outcome = "completed";
-    } else if (details) {
-      log.append({ type: "OrchestrationFailed", details });
-      outcome = result.kind === "cancelled" ? "cancelled" : "failed";
-    } else if (result.kind === "continueAsNew") {
-      log.append({ type: "OrchestrationContinuedAsNew", input: result.input });
-      const status = engine?.customStatus ?? null;
-      const parentLink = parentExecutionId(started);
-      orchestratorItems.push({
-        ContinueAsNew: {
-          instance: item.instance,
-          orchestration: name,
-          input: result.input,
-          version: result.version,
-          // The successor keeps this execution's parent link (duroxide ≥ 0.1.30).
-          ...(started.parent_instance && started.parent_id !== null
-            ? {
-                parent_instance: started.parent_instance,
-                parent_id: started.parent_id,
-                ...(parentLink !== null ? { parent_execution_id: parentLink } : {}),
-              }
-            : {}),
-          carry_forward_events: carry.slice(0, MAX_CARRY_FORWARD),
-          ...(status !== null ? { initial_custom_status: status } : {}),
-        },
-      });
-      outcome = "continuedAsNew";
-    }
-    // The parent hears about a completion or failure (not about continue-as-new).
-    if (started.parent_instance && started.parent_id !== null && outcome !== "continuedAsNew") {
-      const link = {
-        parent_instance: started.parent_instance,
-        parent_execution_id: parentExecutionId(started) ?? 1,
-        parent_id: started.parent_id,
-      };
-      orchestratorItems.push(
-        result.kind === "completed"
-          ? { SubOrchCompleted: { ...link, result: result.output } }
-          : { SubOrchFailed: { ...link, details: details! } },
-      );
-    }
-  }
-
-  return {
-    kind: "ack",
-    outcome,
-    plan: {
+/**
+ * Step i: convert the batch, then replay — unless the turn is already decided: the code is not run
+ * on a cancel turn (it could only add schedules that are never dispatched), nor when a message
+ * aborts the turn.
+ */
+function runExecution(
+  item: OrchestrationItem,
+  execution: OpenedExecution,
+  handler: OrchestrationFunction,
+  policy: ReplayPolicy,
+  deps: TurnDeps,
+): { result: ExecutionResult; engine: ReplayEngine | null } {
+  const { executionId, persisted, log, started } = execution;
+  const conversion = convertMessages(persisted, execution.completions, log);
+  const cancel = [...persisted, ...log.delta].find((e) => e.type === "OrchestrationCancelRequested");
+  if (cancel?.type === "OrchestrationCancelRequested")
+    return { result: { kind: "cancelled", reason: cancel.reason }, engine: null };
+  if (conversion.abortError)
+    return { result: { kind: "failed", details: conversion.abortError }, engine: null };
+  const engine = new ReplayEngine({
+    info: {
+      instanceId: item.instance,
       executionId,
-      delta: log.delta,
-      workerItems,
-      orchestratorItems,
-      metadata: metadataFromDelta(log.delta),
-      cancelledActivities: cancelled.list,
-      ...(outcome !== "continuedAsNew" && outcome !== "continue"
-        ? parentResolution(item.instance, started)
-        : {}),
+      orchestrationName: execution.name,
+      orchestrationVersion: execution.version,
     },
+    history: persisted,
+    log,
+    input: fromJson(started.input),
+    kvSnapshot: item.kvSnapshot,
+    initialCustomStatus: started.initial_custom_status ?? null,
+    handler,
+    trace: (level, message) => deps.trace(item.instance, level, message),
+    policy,
+  });
+  return { result: engine.run(), engine };
+}
+
+/** What the ack will carry, as the command hooks fill it; duplicate starts are answered first. */
+function turnOutput(item: OrchestrationItem, execution: OpenedExecution, policy: ReplayPolicy): TurnOutput {
+  const { executionId, persisted, log, started, usedStart } = execution;
+  return {
+    instance: item.instance,
+    executionId,
+    policy,
+    log,
+    workerItems: [],
+    orchestratorItems: collisionNotices(item, usedStart, started, false),
+    cancelledActivities: new CancelledActivities(item.instance, executionId),
+    events: () => [...persisted, ...log.delta],
+  };
+}
+
+/**
+ * Step j for the code's commands: race losers are cancelled (once each: a completion or a
+ * breadcrumb in history means there is nothing left to cancel), then each schedule created this
+ * turn sends its work items — only while the execution goes on, and not for one that lost a race
+ * in the turn that created it (its command decides: a detached start is sent regardless).
+ */
+function commitCommands(engine: ReplayEngine, turn: TurnOutput, continuing: boolean): void {
+  const closed = new Set<number>();
+  for (const e of turn.events()) if (e.source_event_id !== null) closed.add(e.source_event_id);
+  for (const leaf of engine.droppedLeaves()) {
+    if (!closed.has(leaf.eventId!)) commandFor(leaf.action).cancelDropped?.(leaf, turn);
+  }
+  for (const created of engine.created) {
+    commandFor(created.leaf.action).dispatch?.(created, turn, continuing && !created.leaf.isDropped);
+  }
+}
+
+/**
+ * Steps j–l for a finished execution: every command cancels what it still has outstanding
+ * (breadcrumbs before the terminal event), then the terminal event, and the parent hears about a
+ * completion or failure (a continue-as-new hands the link to the successor instead).
+ */
+function endExecution(
+  turn: TurnOutput,
+  execution: OpenedExecution,
+  result: Exclude<ExecutionResult, { kind: "continue" }>,
+  engine: ReplayEngine | null,
+  deps: TurnDeps,
+): TurnOutcomeKind {
+  const ending: ExecutionEnding =
+    result.kind === "continueAsNew"
+      ? "continued_as_new"
+      : result.kind === "cancelled"
+        ? "cancelled"
+        : result.kind;
+  const unread = result.kind === "continueAsNew" && engine ? engine.unconsumedQueueMessages() : [];
+  for (const command of scheduleCommands()) command.onExecutionEnd?.(turn, ending);
+  const { started, name } = execution;
+  switch (result.kind) {
+    case "completed":
+      turn.log.append({ type: "OrchestrationCompleted", output: result.output });
+      turn.orchestratorItems.push(...parentNotification(started, { output: result.output }));
+      return "completed";
+    case "continueAsNew":
+      continueExecution(
+        turn,
+        name,
+        started,
+        { ...result, unread, customStatus: engine?.customStatus ?? null },
+        (message) => deps.trace(turn.instance, "warn", message),
+      );
+      return "continuedAsNew";
+    case "failed":
+    case "cancelled": {
+      const details: ErrorDetails =
+        result.kind === "failed"
+          ? result.details
+          : {
+              Application: { kind: { Cancelled: { reason: result.reason } }, message: "", retryable: false },
+            };
+      turn.log.append({ type: "OrchestrationFailed", details });
+      turn.orchestratorItems.push(...parentNotification(started, { details }));
+      return result.kind;
+    }
+  }
+}
+
+function ackPlan(
+  turn: TurnOutput,
+  instance: string,
+  started: EventOf<"OrchestrationStarted">,
+  outcome: TurnOutcomeKind,
+): AckPlan {
+  return {
+    executionId: turn.executionId,
+    delta: turn.log.delta,
+    workerItems: turn.workerItems,
+    orchestratorItems: turn.orchestratorItems,
+    metadata: metadataFromDelta(turn.log.delta),
+    cancelledActivities: turn.cancelledActivities.list,
+    ...(outcome !== "continuedAsNew" && outcome !== "continue" ? parentResolution(instance, started) : {}),
   };
 }
 
@@ -525,83 +452,6 @@ function parentResolution(
       childInstance: instance,
     },
   };
-}
-
-/** Cancellation of race losers, once each (a breadcrumb in history means it was already sent). */
-function dropLosers(
-  engine: ReplayEngine,
-  log: EventLog,
-  cancelled: CancelledActivities,
-  orchestratorItems: WorkItem[],
-  instance: string,
-  policy: ReplayPolicy,
-): void {
-  const events = () => log.delta;
-  const breadcrumbed = new Set<number>();
-  const done = new Set<number>();
-  for (const e of [...engine.historyEvents(), ...events()]) {
-    if (e.source_event_id === null) continue;
-    if (e.type.endsWith("CancelRequested") || e.type.endsWith("Cancelled"))
-      breadcrumbed.add(e.source_event_id);
-    else done.add(e.source_event_id);
-  }
-  for (const leaf of engine.droppedLeaves()) {
-    const id = leaf.eventId!;
-    if (breadcrumbed.has(id) || done.has(id)) continue;
-    switch (leaf.action.kind) {
-      case "activity":
-        if (leaf.inline) break;
-        log.append({ type: "ActivityCancelRequested", reason: "dropped_future" }, id);
-        cancelled.add(id);
-        break;
-      case "subOrchestration": {
-        log.append({ type: "SubOrchestrationCancelRequested", reason: "dropped_future" }, id);
-        const scheduled = [...engine.historyEvents(), ...events()].find((e) => e.event_id === id);
-        if (scheduled?.type === "SubOrchestrationScheduled") {
-          orchestratorItems.push({
-            CancelInstance: {
-              instance: childInstanceId(instance, scheduled.instance),
-              reason: "parent dropped sub-orchestration future",
-            },
-          });
-        }
-        break;
-      }
-      // A legacy execution's subscription is cancelled when its breadcrumb is replayed, so the
-      // breadcrumb is due for every one dropped before it resolved; a fixed one was cancelled at drop.
-      case "wait":
-        if (policy === "legacy" ? leaf.droppedPending : !leaf.outcome)
-          log.append({ type: "ExternalSubscribedCancelled", reason: "dropped_future" }, id);
-        break;
-      case "dequeue":
-        if (policy === "legacy" ? leaf.droppedPending : leaf.cancelled)
-          log.append({ type: "ExternalSubscribedPersistentCancelled", reason: "dropped_future" }, id);
-        break;
-      default:
-        break; // timers and detached starts need no cancellation
-    }
-  }
-}
-
-/** Schedule events of `type` with neither a completion nor a cancel breadcrumb. */
-function outstanding(events: readonly Event[], type: Event["type"]): Event[] {
-  const closed = new Set<number>();
-  for (const e of events) if (e.source_event_id !== null) closed.add(e.source_event_id);
-  return events.filter((e) => e.type === type && !closed.has(e.event_id));
-}
-
-class CancelledActivities {
-  readonly list: ScheduledActivityIdentifier[] = [];
-  private readonly seen = new Set<number>();
-  constructor(
-    private readonly instance: string,
-    private readonly executionId: number,
-  ) {}
-  add(activityId: number): void {
-    if (this.seen.has(activityId)) return;
-    this.seen.add(activityId);
-    this.list.push({ instance: this.instance, executionId: this.executionId, activityId });
-  }
 }
 
 /** Execution metadata derived from the delta, up to its first terminal event (notes §1.8). */
