@@ -1,44 +1,21 @@
-/** metricsSnapshot() in duroxide-node's shape: its seventeen counters, nothing else. */
+/**
+ * metricsSnapshot() in duroxide-node's shape: the runtime keeps duroxide-node's counters under the
+ * same names, plus clock-skew fields that duroxide-node does not have.
+ */
 import type { RuntimeMetrics } from "../runtime/metrics.ts";
 
-export interface JsMetricsSnapshot {
-  orchStarts: number;
-  orchCompletions: number;
-  orchFailures: number;
-  orchApplicationErrors: number;
-  orchInfrastructureErrors: number;
-  orchConfigurationErrors: number;
-  orchPoison: number;
-  activitySuccess: number;
-  activityAppErrors: number;
-  activityInfraErrors: number;
-  activityConfigErrors: number;
-  activityPoison: number;
-  orchDispatcherItemsFetched: number;
-  workerDispatcherItemsFetched: number;
-  orchContinueAsNew: number;
-  suborchestrationCalls: number;
-  providerErrors: number;
-}
+/** The runtime's own counters minus its clock-skew fields, which duroxide-node does not have. */
+export type JsMetricsSnapshot = Omit<
+  RuntimeMetrics,
+  "clockSkewMs" | "clockSkewUncertaintyMs" | "clockSkewRefusing"
+>;
 
 export function metricsObject(m: RuntimeMetrics): JsMetricsSnapshot {
-  return {
-    orchStarts: m.orchStarts,
-    orchCompletions: m.orchCompletions,
-    orchFailures: m.orchFailures,
-    orchApplicationErrors: m.orchApplicationErrors,
-    orchInfrastructureErrors: m.orchInfrastructureErrors,
-    orchConfigurationErrors: m.orchConfigurationErrors,
-    orchPoison: m.orchPoison,
-    activitySuccess: m.activitySuccess,
-    activityAppErrors: m.activityAppErrors,
-    activityInfraErrors: m.activityInfraErrors,
-    activityConfigErrors: m.activityConfigErrors,
-    activityPoison: m.activityPoison,
-    orchDispatcherItemsFetched: m.orchDispatcherItemsFetched,
-    workerDispatcherItemsFetched: m.workerDispatcherItemsFetched,
-    orchContinueAsNew: m.orchContinueAsNew,
-    suborchestrationCalls: m.suborchestrationCalls,
-    providerErrors: m.providerErrors,
-  };
+  const {
+    clockSkewMs: _skew,
+    clockSkewUncertaintyMs: _uncertainty,
+    clockSkewRefusing: _refusing,
+    ...counters
+  } = m;
+  return counters;
 }

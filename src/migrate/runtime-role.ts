@@ -64,7 +64,7 @@ async function requireLeastPrivilegeApplied(client: pg.ClientBase, schema: strin
  * The functions a runtime role may call: every function and procedure of schema $1 except trigger
  * functions and functions belonging to an extension installed in the schema.
  */
-const RUNTIME_ROUTINES = `
+export const RUNTIME_ROUTINES = `
   FROM pg_proc p
   JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE n.nspname = $1

@@ -7,6 +7,7 @@
  */
 import { Command } from "commander";
 import type pg from "pg";
+import { RUNTIME_ROUTINES } from "../../migrate/runtime-role.ts";
 import { probeListen } from "../../provider/listen-probe.ts";
 import { measureClockSkew } from "../../runtime/clock-guard.ts";
 import { resolveOptions } from "../../runtime/options.ts";
@@ -246,20 +247,13 @@ async function checkPrivileges(pool: pg.Pool, schema: string, role: string, add:
     add(name, "fail", `role "${role}" does not exist`);
     return;
   }
-  // The functions a runtime calls: every function of the schema except trigger functions and
-  // functions of extensions (the same set --grant-runtime-role grants).
+  // The same set of functions --grant-runtime-role grants (RUNTIME_ROUTINES).
   const { rows } = await pool.query<{ usage: boolean; total: number; missing: string[] }>(
     `SELECT has_schema_privilege($2::text, $1::text, 'USAGE') AS usage,
             count(*)::int AS total,
             coalesce(array_agg(p.proname::text ORDER BY p.proname)
                        FILTER (WHERE NOT has_function_privilege($2::text, p.oid, 'EXECUTE')), '{}') AS missing
-       FROM pg_proc p
-       JOIN pg_namespace n ON n.oid = p.pronamespace
-      WHERE n.nspname = $1
-        AND p.prokind IN ('f', 'p')
-        AND p.prorettype <> 'trigger'::regtype
-        AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                         WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')`,
+     ${RUNTIME_ROUTINES}`,
     [schema, role],
   );
   const row = rows[0]!;
