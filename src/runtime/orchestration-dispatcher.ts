@@ -9,20 +9,14 @@ import { callWithRetries, whileHeld } from "./call-with-retries.ts";
 import type { ClockGuard } from "./clock-guard.ts";
 import { displayError, errorMessage } from "./errors.ts";
 import { findStarted } from "./events.ts";
-import { FailureStreak } from "./failure-streak.ts";
 import { minimalFailurePlan, storable } from "./last-resort-failure.ts";
 import { turnLimitViolation } from "./limits.ts";
-import {
-  fetchErrorBackoffMs,
-  HeldLock,
-  isRetryable,
-  startRenewal,
-  unregisteredBackoffMs,
-} from "./lock-renewal.ts";
+import { HeldLock, startRenewal, unregisteredBackoffMs } from "./lock-renewal.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
-import { type Notifier, sleep, unlessAborted } from "./notifier.ts";
+import type { Notifier } from "./notifier.ts";
 import { type ResolvedOptions, renewalIntervalMs } from "./options.ts";
 import { resolveParentExecution } from "./parent-link.ts";
+import { PollLoops } from "./poll-loop.ts";
 import type { OrchestrationRegistry } from "./registry.ts";
 import { ENGINE_VERSION, filterAccepts, parseSemver } from "./semver.ts";
 import { type AckPlan, dropBatch, failTurn, planTurn, type TurnOutcomeKind } from "./turn.ts";
@@ -48,21 +42,41 @@ export interface DispatcherDeps {
 }
 
 export class OrchestrationDispatcher {
-  private readonly loops: Promise<void>[] = [];
+  private readonly slots: PollLoops;
   private readonly timerWakeups = new Set<NodeJS.Timeout>();
   /** The lock each fetched item holds, as known locally (for renewals and ack retries). */
   private readonly locks = new WeakMap<FetchedOrchestrationItem, HeldLock>();
 
-  constructor(private readonly deps: DispatcherDeps) {}
+  constructor(private readonly deps: DispatcherDeps) {
+    this.slots = new PollLoops(deps);
+  }
 
   start(): void {
-    for (let slot = 0; slot < this.deps.options.orchestrationConcurrency; slot++)
-      this.loops.push(this.loop());
+    const { provider, options, metrics } = this.deps;
+    this.slots.start(options.orchestrationConcurrency, () => ({
+      call: "fetchOrchestrationItem",
+      channel: "orchestrator",
+      fetch: async () => {
+        const fetched = await provider.fetchOrchestrationItem(
+          options.orchestratorLockTimeoutMs,
+          options.longPollTimeoutMs,
+          options.capabilityFilter,
+        );
+        if (fetched) this.locks.set(fetched, new HeldLock(options.orchestratorLockTimeoutMs));
+        return fetched;
+      },
+      handBack: (fetched) => provider.abandonOrchestrationItem(fetched.lockToken, null, true),
+      counted: () => {
+        metrics.orchDispatcherItemsFetched++;
+      },
+      process: (fetched) => this.process(fetched),
+      crashed: (fetched, error) => `turn of ${fetched.item.instance} crashed: ${errorMessage(error)}`,
+    }));
   }
 
   /** Resolves when every slot has exited (after the stop signal). */
   async drained(): Promise<void> {
-    await Promise.all(this.loops);
+    await this.slots.drained();
   }
 
   stopTimers(): void {
@@ -72,63 +86,6 @@ export class OrchestrationDispatcher {
 
   private get stopping(): boolean {
     return this.deps.stopSignal.aborted;
-  }
-
-  private async loop(): Promise<void> {
-    const { provider, options, notifier, stopSignal } = this.deps;
-    let errors = 0;
-    const failures = new FailureStreak("fetchOrchestrationItem", options.logger);
-    while (!this.stopping) {
-      // A clock that disagrees with the database's would judge other runtimes' locks wrongly.
-      if (!(await this.deps.clockGuard.waitUntilAgreed(stopSignal))) break;
-      const waiter = notifier.arm("orchestrator");
-      const began = Date.now();
-      let fetched: FetchedOrchestrationItem | null;
-      try {
-        const outcome = await unlessAborted(
-          provider.fetchOrchestrationItem(
-            options.orchestratorLockTimeoutMs,
-            options.longPollTimeoutMs,
-            options.capabilityFilter,
-          ),
-          stopSignal,
-          (late) => {
-            // Locked after shutdown began: hand it back at once, without counting the attempt.
-            if (late) provider.abandonOrchestrationItem(late.lockToken, null, true).catch(() => {});
-          },
-        );
-        if (!outcome) break;
-        fetched = outcome.value;
-        if (fetched) this.locks.set(fetched, new HeldLock(options.orchestratorLockTimeoutMs));
-        errors = 0;
-        failures.succeeded();
-      } catch (error) {
-        waiter.cancel();
-        this.deps.metrics.providerErrors++;
-        if (this.stopping) break;
-        const delay = isRetryable(error) ? fetchErrorBackoffMs(errors++) : 100;
-        failures.failed(error, delay);
-        await sleep(delay, stopSignal);
-        continue;
-      }
-      if (!fetched) {
-        await waiter.wait(options.minPollIntervalMs - (Date.now() - began), stopSignal);
-        continue;
-      }
-      waiter.cancel();
-      this.deps.metrics.orchDispatcherItemsFetched++;
-      if (this.stopping) {
-        // Fetched during shutdown: hand it back at once, without counting the attempt.
-        await provider.abandonOrchestrationItem(fetched.lockToken, null, true).catch(() => {});
-        break;
-      }
-      try {
-        await this.process(fetched);
-      } catch (error) {
-        // A bug here must not end the slot: the item's lock expires and it is fetched again.
-        options.logger.error(`turn of ${fetched.item.instance} crashed: ${errorMessage(error)}`);
-      }
-    }
   }
 
   private async process(fetched: FetchedOrchestrationItem): Promise<void> {

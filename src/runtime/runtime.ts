@@ -264,7 +264,8 @@ export class Runtime {
     const system = { system: true };
     // utcNow/newGuid are normally decided inside the turn; these serve histories whose system calls
     // were scheduled as ordinary activities (by duroxide) and are still in flight.
-    this.activities.register(SYSCALL_UTC_NOW, () => Date.now(), system);
+    // The runtime's clock, like every other time it reads (a fake clock in tests moves it too).
+    this.activities.register(SYSCALL_UTC_NOW, () => this.options.clock(), system);
     this.activities.register(SYSCALL_NEW_GUID, () => crypto.randomUUID(), system);
     this.activities.register(
       SYSCALL_GET_KV,

@@ -10,18 +10,12 @@ import { orchestrationOf } from "./activity-orchestration.ts";
 import { callWithRetries, whileHeld } from "./call-with-retries.ts";
 import type { ClockGuard } from "./clock-guard.ts";
 import { errorMessage } from "./errors.ts";
-import { FailureStreak } from "./failure-streak.ts";
 import { fromJson, toJson } from "./json.ts";
-import {
-  fetchErrorBackoffMs,
-  HeldLock,
-  isRetryable,
-  startRenewal,
-  unregisteredBackoffMs,
-} from "./lock-renewal.ts";
+import { HeldLock, startRenewal, unregisteredBackoffMs } from "./lock-renewal.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
-import { type Notifier, sleep, unlessAborted } from "./notifier.ts";
+import { type Notifier, sleep } from "./notifier.ts";
 import { type ResolvedOptions, renewalIntervalMs } from "./options.ts";
+import { PollLoops } from "./poll-loop.ts";
 import type { ActivityRegistry } from "./registry.ts";
 import type { SessionTracker } from "./sessions.ts";
 
@@ -50,9 +44,11 @@ export interface WorkerDeps {
 }
 
 export class WorkerDispatcher {
-  private readonly loops: Promise<void>[] = [];
+  private readonly slots: PollLoops;
 
-  constructor(private readonly deps: WorkerDeps) {}
+  constructor(private readonly deps: WorkerDeps) {
+    this.slots = new PollLoops(deps);
+  }
 
   /** Session owner ids of the slots (one shared id when workerNodeId is set). */
   ownerIds(): string[] {
@@ -62,80 +58,44 @@ export class WorkerDispatcher {
   }
 
   start(): void {
-    for (let slot = 0; slot < this.deps.options.workerConcurrency; slot++) this.loops.push(this.loop(slot));
-  }
-
-  async drained(): Promise<void> {
-    await Promise.all(this.loops);
-  }
-
-  private workerId(slot: number): string {
-    return `work-${slot}-${this.deps.nodeId}`;
-  }
-
-  private async loop(slot: number): Promise<void> {
-    const { provider, options, notifier, stopSignal, sessions } = this.deps;
-    const workerId = this.workerId(slot);
-    const ownerId = options.workerNodeId ?? workerId;
-    let errors = 0;
-    const failures = new FailureStreak("fetchWorkItem", options.logger);
-    while (!stopSignal.aborted) {
-      // A clock that disagrees with the database's would judge other runtimes' locks wrongly.
-      if (!(await this.deps.clockGuard.waitUntilAgreed(stopSignal))) break;
-      const session =
-        sessions.distinct >= options.maxSessionsPerRuntime
-          ? null
-          : { ownerId, lockTimeoutMs: options.sessionLockTimeoutMs };
-      const waiter = notifier.arm("worker");
-      const began = Date.now();
-      let fetched: FetchedWorkItem | null;
-      let lock = new HeldLock(options.workerLockTimeoutMs);
-      try {
-        const outcome = await unlessAborted(
-          provider.fetchWorkItem(
+    const { provider, options, metrics, sessions } = this.deps;
+    this.slots.start(options.workerConcurrency, (slot) => {
+      const workerId = this.workerId(slot);
+      const ownerId = options.workerNodeId ?? workerId;
+      return {
+        call: "fetchWorkItem",
+        channel: "worker",
+        fetch: async () => {
+          // At the session cap a slot takes only items outside sessions (or of sessions it holds).
+          const session =
+            sessions.distinct >= options.maxSessionsPerRuntime
+              ? null
+              : { ownerId, lockTimeoutMs: options.sessionLockTimeoutMs };
+          const fetched = await provider.fetchWorkItem(
             options.workerLockTimeoutMs,
             options.longPollTimeoutMs,
             session,
             options.workerTagFilter,
-          ),
-          stopSignal,
-          (late) => {
-            if (late) provider.abandonWorkItem(late.lockToken, null, true).catch(() => {});
-          },
-        );
-        if (!outcome) break;
-        fetched = outcome.value;
-        lock = new HeldLock(options.workerLockTimeoutMs);
-        errors = 0;
-        failures.succeeded();
-      } catch (error) {
-        waiter.cancel();
-        this.deps.metrics.providerErrors++;
-        if (stopSignal.aborted) break;
-        const delay = isRetryable(error) ? fetchErrorBackoffMs(errors++) : 100;
-        failures.failed(error, delay);
-        await sleep(delay, stopSignal);
-        continue;
-      }
-      if (!fetched) {
-        await waiter.wait(options.minPollIntervalMs - (Date.now() - began), stopSignal);
-        continue;
-      }
-      waiter.cancel();
-      this.deps.metrics.workerDispatcherItemsFetched++;
-      if (stopSignal.aborted) {
-        await provider.abandonWorkItem(fetched.lockToken, null, true).catch(() => {});
-        break;
-      }
-      try {
-        await this.execute(fetched, workerId, lock);
-      } catch (error) {
-        // A bug here must not end the slot: the item's lock expires and it is fetched again.
-        options.logger.error(
+          );
+          return fetched && { fetched, lock: new HeldLock(options.workerLockTimeoutMs) };
+        },
+        handBack: ({ fetched }) => provider.abandonWorkItem(fetched.lockToken, null, true),
+        counted: () => {
+          metrics.workerDispatcherItemsFetched++;
+        },
+        process: ({ fetched, lock }) => this.execute(fetched, workerId, lock),
+        crashed: ({ fetched }, error) =>
           `work item ${fetched.lockToken} crashed its worker slot: ${errorMessage(error)}`,
-        );
-      }
-    }
+      };
+    });
+  }
+
+  async drained(): Promise<void> {
+    await this.slots.drained();
+  }
+
+  private workerId(slot: number): string {
+    return `work-${slot}-${this.deps.nodeId}`;
   }
 
   private async execute(fetched: FetchedWorkItem, workerId: string, lock: HeldLock): Promise<void> {

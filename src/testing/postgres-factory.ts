@@ -1,14 +1,18 @@
 /**
- * The validation suite's ProviderFactory for PostgresProvider: every createProvider() is a fresh,
- * migrated schema with its own small pool; cleanup() drops them all. Use inside vitest (the database
- * URL comes from the global setup unless given).
+ * The validation suite's ProviderFactory for PostgresProvider: every createProvider() gets an empty,
+ * migrated schema (from a SchemaPool: installed once per test file, truncated between tests) with its
+ * own small pool, on an advanceable clock; cleanup() closes them and gives the schemas back. Use
+ * inside vitest (the database URL comes from the global setup unless given).
  */
 import pg from "pg";
-import { migrate, quoteSchema } from "../migrate/migrations.ts";
+import { afterAll } from "vitest";
+import { quoteSchema } from "../migrate/migrations.ts";
 import { PostgresProvider } from "../provider/postgres-provider.ts";
+import type { ProviderFactory } from "../provider/provider-factory.ts";
 import type { Provider } from "../provider/types.ts";
-import type { ProviderFactory } from "../validation/factory.ts";
-import { testDatabaseUrl, uniqueSchemaName } from "./test-schema.ts";
+import { advanceableClock } from "./advanceable-clock.ts";
+import { SchemaPool } from "./schema-pool.ts";
+import { testDatabaseUrl } from "./test-schema.ts";
 
 export interface PostgresValidationFactoryOptions {
   /** Database to create schemas in. Default: the test run's database (DATABASE_URL or embedded). */
@@ -24,6 +28,11 @@ export interface PostgresValidationFactoryOptions {
    * false: fetches return at once, and no extra listening connection is opened per provider.
    */
   longPolling?: boolean;
+  /**
+   * Whether the providers run on an advanceable clock the suite moves past lock expiry (default true).
+   * false: they use Date.now and the suite sleeps through every wait, as against a real deployment.
+   */
+  advanceableClock?: boolean;
 }
 
 interface CreatedStore {
@@ -32,7 +41,11 @@ interface CreatedStore {
   schema: string;
 }
 
-/** A ProviderFactory that certifies PostgresProvider, one throwaway schema per provider. */
+/**
+ * A ProviderFactory that certifies PostgresProvider: each provider gets a migrated schema of its own
+ * (a pooled one, emptied after the test that used it) and a pool; call it at a test file's top level
+ * or inside a describe (it registers an afterAll that drops the schemas).
+ */
 export function postgresValidationFactory(options: PostgresValidationFactoryOptions = {}): ProviderFactory {
   const stores = new Map<Provider, CreatedStore>();
 
@@ -43,27 +56,37 @@ export function postgresValidationFactory(options: PostgresValidationFactoryOpti
   }
 
   const longPolling = options.longPolling ?? false;
+  const databaseUrl = () => options.databaseUrl ?? testDatabaseUrl();
+  // Migrated once, emptied between tests; dropped when the test file ends.
+  let schemas: SchemaPool | undefined;
+  afterAll(async () => {
+    await schemas?.dispose();
+  });
+  // One clock for every provider of the factory: a test's providers agree on the time.
+  const clock = (options.advanceableClock ?? true) ? advanceableClock() : undefined;
 
   return {
     lockTimeoutMs: options.lockTimeoutMs ?? 1000,
     shortPollThresholdMs: options.shortPollThresholdMs ?? 250,
     longPolling,
+    clock,
 
     async createProvider(): Promise<Provider> {
-      const schema = uniqueSchemaName("validation");
-      const pool = new pg.Pool({
-        connectionString: options.databaseUrl ?? testDatabaseUrl(),
-        max: options.poolSize ?? 5,
-      });
+      schemas ??= new SchemaPool(databaseUrl(), "validation");
+      const schema = await schemas.acquire();
+      const pool = new pg.Pool({ connectionString: databaseUrl(), max: options.poolSize ?? 5 });
       try {
-        await migrate(pool, schema);
-        const provider = await PostgresProvider.create({ pool, schema, longPoll: longPolling });
+        const provider = await PostgresProvider.create({
+          pool,
+          schema,
+          longPoll: longPolling,
+          clock: clock?.now,
+        });
         stores.set(provider, { provider, pool, schema });
         return provider;
       } catch (error) {
-        await pool.query(`DROP SCHEMA IF EXISTS ${quoteSchema(schema)} CASCADE`).catch(() => undefined);
         await pool.end();
-        throw error;
+        throw error; // the schema is not handed out again; the file's afterAll drops it
       }
     },
 
@@ -75,7 +98,7 @@ export function postgresValidationFactory(options: PostgresValidationFactoryOpti
         try {
           // Stops anything the provider runs beside the pool (e.g. a wake-up listener); the pool is ours.
           await provider.close();
-          await pool.query(`DROP SCHEMA IF EXISTS ${quoteSchema(schema)} CASCADE`);
+          await schemas!.release(pool, schema);
         } catch (error) {
           failures.push(error);
         } finally {

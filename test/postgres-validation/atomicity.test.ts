@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerAtomicityTests } from "../../src/validation/atomicity.ts";
+import { registerAtomicityTests } from "../validation/atomicity.ts";
 
 registerAtomicityTests(postgresValidationFactory());

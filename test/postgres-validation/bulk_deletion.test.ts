@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerBulkDeletionTests } from "../../src/validation/bulk_deletion.ts";
+import { registerBulkDeletionTests } from "../validation/bulk_deletion.ts";
 
 registerBulkDeletionTests(postgresValidationFactory());

@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerCancellationTests } from "../../src/validation/cancellation.ts";
+import { registerCancellationTests } from "../validation/cancellation.ts";
 
 registerCancellationTests(postgresValidationFactory());

@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerCapabilityFilteringTests } from "../../src/validation/capability_filtering.ts";
+import { registerCapabilityFilteringTests } from "../validation/capability_filtering.ts";
 
 registerCapabilityFilteringTests(postgresValidationFactory());

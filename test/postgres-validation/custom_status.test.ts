@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerCustomStatusTests } from "../../src/validation/custom_status.ts";
+import { registerCustomStatusTests } from "../validation/custom_status.ts";
 
 registerCustomStatusTests(postgresValidationFactory());

@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerDeletionTests } from "../../src/validation/deletion.ts";
+import { registerDeletionTests } from "../validation/deletion.ts";
 
 registerDeletionTests(postgresValidationFactory());

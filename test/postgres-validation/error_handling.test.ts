@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerErrorHandlingTests } from "../../src/validation/error_handling.ts";
+import { registerErrorHandlingTests } from "../validation/error_handling.ts";
 
 registerErrorHandlingTests(postgresValidationFactory());

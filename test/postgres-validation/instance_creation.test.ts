@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerInstanceCreationTests } from "../../src/validation/instance_creation.ts";
+import { registerInstanceCreationTests } from "../validation/instance_creation.ts";
 
 registerInstanceCreationTests(postgresValidationFactory());

@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerInstanceLockingTests } from "../../src/validation/instance_locking.ts";
+import { registerInstanceLockingTests } from "../validation/instance_locking.ts";
 
 registerInstanceLockingTests(postgresValidationFactory());

@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerKvStoreTests } from "../../src/validation/kv_store.ts";
+import { registerKvStoreTests } from "../validation/kv_store.ts";
 
 registerKvStoreTests(postgresValidationFactory());

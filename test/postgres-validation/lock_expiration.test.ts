@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerLockExpirationTests } from "../../src/validation/lock_expiration.ts";
+import { registerLockExpirationTests } from "../validation/lock_expiration.ts";
 
 registerLockExpirationTests(postgresValidationFactory());

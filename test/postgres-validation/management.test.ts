@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerManagementTests } from "../../src/validation/management.ts";
+import { registerManagementTests } from "../validation/management.ts";
 
 registerManagementTests(postgresValidationFactory());

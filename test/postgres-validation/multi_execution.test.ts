@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerMultiExecutionTests } from "../../src/validation/multi_execution.ts";
+import { registerMultiExecutionTests } from "../validation/multi_execution.ts";
 
 registerMultiExecutionTests(postgresValidationFactory());

@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerPoisonMessageTests } from "../../src/validation/poison_message.ts";
+import { registerPoisonMessageTests } from "../validation/poison_message.ts";
 
 registerPoisonMessageTests(postgresValidationFactory());

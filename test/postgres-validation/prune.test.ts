@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerPruneTests } from "../../src/validation/prune.ts";
+import { registerPruneTests } from "../validation/prune.ts";
 
 registerPruneTests(postgresValidationFactory());

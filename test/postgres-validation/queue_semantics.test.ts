@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerQueueSemanticsTests } from "../../src/validation/queue_semantics.ts";
+import { registerQueueSemanticsTests } from "../validation/queue_semantics.ts";
 
 registerQueueSemanticsTests(postgresValidationFactory());

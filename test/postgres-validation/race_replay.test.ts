@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerRaceReplayTests } from "../../src/validation/race_replay.ts";
+import { registerRaceReplayTests } from "../validation/race_replay.ts";
 
 registerRaceReplayTests(postgresValidationFactory());

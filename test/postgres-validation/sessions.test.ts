@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerSessionsTests } from "../../src/validation/sessions.ts";
+import { registerSessionsTests } from "../validation/sessions.ts";
 
 registerSessionsTests(postgresValidationFactory());

@@ -1,4 +1,4 @@
 import { postgresValidationFactory } from "../../src/testing/postgres-factory.ts";
-import { registerTagFilteringTests } from "../../src/validation/tag_filtering.ts";
+import { registerTagFilteringTests } from "../validation/tag_filtering.ts";
 
 registerTagFilteringTests(postgresValidationFactory());

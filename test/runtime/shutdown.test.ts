@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createHarness, eventually, type Harness, sleep, waitForHistory } from "./harness.ts";
+import { createHarness, eventually, type Harness, sleep } from "./harness.ts";
 
 let h: Harness;
 
@@ -32,7 +32,12 @@ describe("shutdown", () => {
 
   it("lets an in-flight activity finish and records its result", async () => {
     const runtime = h.runtime();
+    let started!: () => void;
+    const activityStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
     runtime.registerActivity("Work", async () => {
+      started();
       await sleep(300);
       return "finished";
     });
@@ -41,8 +46,7 @@ describe("shutdown", () => {
     });
     await runtime.start();
     await h.client.startOrchestration("drain-1", "OneStep");
-    await waitForHistory(h, "drain-1", "ActivityScheduled");
-    await sleep(100); // the worker has picked it up
+    await activityStarted; // shut down while the activity runs
     await runtime.shutdown(5000);
 
     const next = h.runtime();

@@ -8,6 +8,8 @@
  *
  * Test names are duroxide's, so results compare across implementations. See docs/validation.md.
  */
+
+import type { ProviderFactory } from "pg-durable";
 import { registerAtomicityTests } from "./atomicity.ts";
 import { registerBulkDeletionTests } from "./bulk_deletion.ts";
 import { registerCancellationTests } from "./cancellation.ts";
@@ -15,7 +17,6 @@ import { registerCapabilityFilteringTests } from "./capability_filtering.ts";
 import { registerCustomStatusTests } from "./custom_status.ts";
 import { registerDeletionTests } from "./deletion.ts";
 import { registerErrorHandlingTests } from "./error_handling.ts";
-import type { ProviderFactory } from "./factory.ts";
 import { registerInstanceCreationTests } from "./instance_creation.ts";
 import { registerInstanceLockingTests } from "./instance_locking.ts";
 import { registerKvStoreTests } from "./kv_store.ts";
@@ -30,7 +31,7 @@ import { registerRaceReplayTests } from "./race_replay.ts";
 import { registerSessionsTests } from "./sessions.ts";
 import { registerTagFilteringTests } from "./tag_filtering.ts";
 
-export type { ProviderFactory } from "./factory.ts";
+export type { ProviderFactory } from "pg-durable";
 export {
   registerAtomicityTests,
   registerBulkDeletionTests,

@@ -5,7 +5,7 @@
  * Every builder returns a fresh object, so tests may mutate what they get. Defaults follow the
  * catalogue: orchestration "TestOrch", version "1.0.0", input "{}", execution 1.
  */
-import { expect } from "vitest";
+
 import type {
   ActivityExecuteItem,
   DispatcherCapabilityFilter,
@@ -19,12 +19,14 @@ import type {
   FetchedWorkItem,
   Provider,
   ProviderAdmin,
+  ProviderFactory,
   ScheduledActivityIdentifier,
   SessionFetchConfig,
   TagFilter,
   WorkItem,
   WorkItemKind,
-} from "../provider/types.ts";
+} from "pg-durable";
+import { expect } from "vitest";
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -39,6 +41,20 @@ export const HOLD_LOCK_MS = 30_000;
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Let `ms` of store time pass: advance the factory's clock when it has one, else sleep. For waits on
+ * time the store judges (lock expiry, visibility delays, idle windows), not for interleavings.
+ */
+export async function elapse(factory: ProviderFactory, ms: number): Promise<void> {
+  if (factory.clock) factory.clock.advance(ms);
+  else await sleep(ms);
+}
+
+/** The store's "now" as the factory's providers see it (epoch ms). */
+export function storeNow(factory: ProviderFactory): number {
+  return factory.clock ? factory.clock.now() : Date.now();
 }
 
 // ---------------------------------------------------------------------------------------------

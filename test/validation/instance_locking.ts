@@ -2,14 +2,15 @@
  * instance_locking: one dispatcher at a time per instance; a batch is exactly the messages tagged at
  * fetch time; locks on one instance never block another; concurrent fetchers never share an instance.
  */
+
+import type { FetchedOrchestrationItem, ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { FetchedOrchestrationItem } from "../provider/types.ts";
-import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
   activityCompleted,
   completionIds,
   createInstance,
+  elapse,
   expectFailure,
   expectNoOrchestrationItem,
   expectOrchestrationItem,
@@ -33,7 +34,7 @@ export function registerInstanceLockingTests(factory: ProviderFactory): void {
       const first = await expectOrchestrationItem(provider, { lockTimeoutMs });
       await expectNoOrchestrationItem(provider, { lockTimeoutMs });
 
-      await sleep(lockTimeoutMs + 100);
+      await elapse(factory, lockTimeoutMs + 100);
       const second = await expectOrchestrationItem(provider, { lockTimeoutMs });
       expect(second.lockToken).not.toBe(first.lockToken);
     });
@@ -88,7 +89,7 @@ export function registerInstanceLockingTests(factory: ProviderFactory): void {
       }
       await expectNoOrchestrationItem(provider, { lockTimeoutMs });
 
-      await sleep(lockTimeoutMs + 100);
+      await elapse(factory, lockTimeoutMs + 100);
       const second = await expectOrchestrationItem(provider, { lockTimeoutMs });
       expect(second.item.instance).toBe("instance-A");
       expect(second.item.messages, "the start plus 3 completions").toHaveLength(4);

@@ -2,12 +2,14 @@
  * lock_expiration: orchestration and worker locks expire, can be released early (abandon, ack) or
  * extended (renew), and a token is worthless once its lock has lapsed or its row is gone.
  */
+
+import type { ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
   activityCompleted,
   activityExecute,
+  elapse,
   expectFailure,
   expectNoOrchestrationItem,
   expectNoWorkItem,
@@ -19,13 +21,14 @@ import {
   sleep,
   startedEvent,
   startItem,
+  storeNow,
   workItemKind,
 } from "./helpers.ts";
 
-/** Sleep until `ms` after `since` (a Date.now() value); returns at once if that moment has passed. */
-async function sleepUntil(since: number, ms: number): Promise<void> {
-  const remaining = since + ms - Date.now();
-  if (remaining > 0) await sleep(remaining);
+/** Let store time pass until `ms` after `since` (a storeNow() value); at once if that moment has passed. */
+async function elapseUntil(factory: ProviderFactory, since: number, ms: number): Promise<void> {
+  const remaining = since + ms - storeNow(factory);
+  if (remaining > 0) await elapse(factory, remaining);
 }
 
 export function registerLockExpirationTests(factory: ProviderFactory): void {
@@ -40,7 +43,7 @@ export function registerLockExpirationTests(factory: ProviderFactory): void {
       const first = await expectOrchestrationItem(provider, { lockTimeoutMs });
       await expectNoOrchestrationItem(provider, { lockTimeoutMs });
 
-      await sleep(lockTimeoutMs + 100);
+      await elapse(factory, lockTimeoutMs + 100);
       const second = await expectOrchestrationItem(provider, { lockTimeoutMs });
       expect(second.item.instance).toBe("instance-A");
       expect(second.lockToken, "a new fetch issues a new token").not.toBe(first.lockToken);
@@ -83,7 +86,7 @@ export function registerLockExpirationTests(factory: ProviderFactory): void {
       await provider.enqueueForOrchestrator(startItem("instance-A"), null);
 
       await expectOrchestrationItem(provider, { lockTimeoutMs });
-      const lockedAt = Date.now();
+      const lockedAt = storeNow(factory);
 
       const attempts = await Promise.all(
         Array.from({ length: 5 }, async (_, i) => {
@@ -93,7 +96,7 @@ export function registerLockExpirationTests(factory: ProviderFactory): void {
       );
       for (const attempt of attempts) expect(attempt, "the lock is still held").toBeNull();
 
-      await sleepUntil(lockedAt, lockTimeoutMs + 100);
+      await elapseUntil(factory, lockedAt, lockTimeoutMs + 100);
       const after = await expectOrchestrationItem(provider, { lockTimeoutMs });
       expect(after.item.instance).toBe("instance-A");
     });
@@ -106,7 +109,7 @@ export function registerLockExpirationTests(factory: ProviderFactory): void {
       const fetched = await expectWorkItem(provider, { lockTimeoutMs });
       await expectNoWorkItem(provider, { lockTimeoutMs });
 
-      await sleep(100);
+      await elapse(factory, 100);
       await provider.renewWorkItemLock(fetched.lockToken, lockTimeoutMs);
       await expectNoWorkItem(provider, { lockTimeoutMs });
     });
@@ -125,7 +128,7 @@ export function registerLockExpirationTests(factory: ProviderFactory): void {
 
       const shortLockMs = 1000;
       const fetched = await expectWorkItem(provider, { lockTimeoutMs: shortLockMs });
-      await sleep(Math.max(shortLockMs, factory.lockTimeoutMs) + 100);
+      await elapse(factory, Math.max(shortLockMs, factory.lockTimeoutMs) + 100);
 
       await expectFailure(
         provider.renewWorkItemLock(fetched.lockToken, factory.lockTimeoutMs),
@@ -147,12 +150,12 @@ export function registerLockExpirationTests(factory: ProviderFactory): void {
       });
 
       const fetched = await expectWorkItem(provider, { lockTimeoutMs });
-      const fetchedAt = Date.now();
+      const fetchedAt = storeNow(factory);
 
       // Renew at 0.6 T for T: the lock now runs to ~1.6 T, so at 1.0 T it must still be held.
-      await sleepUntil(fetchedAt, lockTimeoutMs * 0.6);
+      await elapseUntil(factory, fetchedAt, lockTimeoutMs * 0.6);
       await provider.renewWorkItemLock(fetched.lockToken, lockTimeoutMs);
-      await sleepUntil(fetchedAt, lockTimeoutMs);
+      await elapseUntil(factory, fetchedAt, lockTimeoutMs);
 
       await expectNoWorkItem(provider, { lockTimeoutMs });
     });
@@ -198,7 +201,7 @@ export function registerLockExpirationTests(factory: ProviderFactory): void {
       await provider.abandonWorkItem(first.lockToken, 500, false);
       await expectNoWorkItem(provider, { lockTimeoutMs });
 
-      await sleep(600);
+      await elapse(factory, 600);
       const second = await expectWorkItem(provider, { lockTimeoutMs });
       expect(workItemKind(second.item)).toBe("ActivityExecute");
       await provider.ackWorkItem(second.lockToken, activityCompleted("test-abandon-delay", 1, "done"));
@@ -211,7 +214,7 @@ export function registerLockExpirationTests(factory: ProviderFactory): void {
       );
 
       const fetched = await expectWorkItem(provider, { lockTimeoutMs: 1000 });
-      await sleep(1200);
+      await elapse(factory, 1200);
 
       await expectFailure(
         provider.ackWorkItem(fetched.lockToken, activityCompleted("ack-expiry-test", 1, "done")),
@@ -229,7 +232,7 @@ export function registerLockExpirationTests(factory: ProviderFactory): void {
       await provider.enqueueForOrchestrator(startItem("orch-renewal-expiry"), null);
 
       const fetched = await expectOrchestrationItem(provider, { lockTimeoutMs });
-      await sleep(lockTimeoutMs + 100);
+      await elapse(factory, lockTimeoutMs + 100);
 
       await expectFailure(
         provider.renewOrchestrationItemLock(fetched.lockToken, lockTimeoutMs),

@@ -2,19 +2,20 @@
  * atomicity: an orchestration ack commits everything or nothing, and only a successful ack releases
  * the instance lock.
  */
+
+import type { ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
   activityExecute,
   activityScheduledEvent,
+  elapse,
   expectFailure,
   expectNoOrchestrationItem,
   expectNoWorkItem,
   expectOrchestrationItem,
   expectWorkItem,
   externalRaised,
-  sleep,
   startedEvent,
   startItem,
   timerCreatedEvent,
@@ -93,7 +94,7 @@ export function registerAtomicityTests(factory: ProviderFactory): void {
       );
       await expectNoOrchestrationItem(provider, { lockTimeoutMs });
 
-      await sleep(lockTimeoutMs + 100);
+      await elapse(factory, lockTimeoutMs + 100);
       const again = await expectOrchestrationItem(provider, { lockTimeoutMs });
       expect(again.item.instance).toBe("instance-A");
     });

@@ -5,20 +5,20 @@
  * ack metadata, overwritten whenever the metadata carries one; corrupted history comes back as
  * historyError, counts attempts, and can still be terminated by an append-only ack.
  */
+
+import type { DispatcherCapabilityFilter, ErrorDetails, ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { DispatcherCapabilityFilter, ErrorDetails } from "../provider/types.ts";
-import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
   admin,
   continueAsNew,
   continuedAsNewEvent,
+  elapse,
   expectOrchestrationItem,
   fetchOrchestration,
   HOLD_LOCK_MS,
   makeEvent,
   semver,
-  sleep,
   startItem,
   testMetadata,
 } from "./helpers.ts";
@@ -247,7 +247,7 @@ export function registerCapabilityFilteringTests(factory: ProviderFactory): void
       expect(first.item.historyError).not.toBeNull();
       await provider.abandonOrchestrationItem(first.lockToken, null, false);
 
-      await sleep(100);
+      await elapse(factory, 100);
 
       const second = await expectOrchestrationItem(provider, { lockTimeoutMs: SHORT_LOCK_MS });
       expect(second.item.historyError).not.toBeNull();
@@ -265,7 +265,7 @@ export function registerCapabilityFilteringTests(factory: ProviderFactory): void
         const fetched = await expectOrchestrationItem(provider, { lockTimeoutMs: SHORT_LOCK_MS });
         expect(fetched.item.historyError, `fetch #${cycle} sets historyError`).not.toBeNull();
         await provider.abandonOrchestrationItem(fetched.lockToken, null, false);
-        await sleep(100);
+        await elapse(factory, 100);
       }
 
       // The runtime poisons once attemptCount exceeds its maximum: the count must keep climbing.

@@ -3,8 +3,9 @@
  * long-poll provider waits the full pollTimeout; nobody overshoots it. factory.longPolling picks
  * which pair of tests applies (the other pair is not registered, as in duroxide-pg).
  */
+
+import type { ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ProviderFactory } from "./factory.ts";
 import { defaultOnly, HOLD_LOCK_MS } from "./helpers.ts";
 
 /** Run `fetch` and return what it returned plus how long it took. */

@@ -2,9 +2,10 @@
  * bulk_deletion (4): deleteInstanceBulk selects terminal root instances by filter (ids, completed
  * before, limit), skips running ones, and deletes each root with its whole tree.
  */
+
+import type { ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ProviderFactory } from "./factory.ts";
-import { admin, createInstance, sleep } from "./helpers.ts";
+import { admin, createInstance, elapse, storeNow } from "./helpers.ts";
 import { createCompletedInstance, instanceExists as exists } from "./helpers-admin.ts";
 
 export function registerBulkDeletionTests(factory: ProviderFactory): void {
@@ -54,12 +55,12 @@ export function registerBulkDeletionTests(factory: ProviderFactory): void {
 
     it("test_delete_instance_bulk_completed_before_filter", async () => {
       const provider = await factory.createProvider();
-      const beforeCreation = Date.now();
-      await sleep(10);
+      const beforeCreation = storeNow(factory);
+      await elapse(factory, 10);
       await createCompletedInstance(provider, "bulk-del-time-1");
       await createCompletedInstance(provider, "bulk-del-time-2");
-      await sleep(10);
-      const afterCreation = Date.now();
+      await elapse(factory, 10);
+      const afterCreation = storeNow(factory);
       const ids = ["bulk-del-time-1", "bulk-del-time-2"];
       const none = await admin(provider).deleteInstanceBulk({
         instanceIds: ids,

@@ -2,20 +2,21 @@
  * queue_semantics: peek-lock worker queue in FIFO order, atomic worker ack, delayed visibility for
  * timers and delayed abandons, redelivery after a lost token, and orphan QueueMessages dropped.
  */
+
+import type { ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
   activityCompleted,
   activityExecute,
   createInstance,
+  elapse,
   expectNoOrchestrationItem,
   expectNoWorkItem,
   expectOrchestrationItem,
   expectWorkItem,
   payloadOf,
   queueMessage,
-  sleep,
   startedEvent,
   startItem,
   timerFired,
@@ -82,7 +83,7 @@ export function registerQueueSemanticsTests(factory: ProviderFactory): void {
       await provider.enqueueForOrchestrator(timerFired("instance-A", 1, 0), 5000);
       await expectNoOrchestrationItem(provider);
 
-      await sleep(5100);
+      await elapse(factory, 5100);
       const fired = await expectOrchestrationItem(provider);
       expect(fired.item.instance).toBe("instance-A");
       expect(fired.item.messages.map(workItemKind)).toEqual(["TimerFired"]);
@@ -97,7 +98,7 @@ export function registerQueueSemanticsTests(factory: ProviderFactory): void {
       // The token is "lost" (the worker crashed): the item stays locked until the lock expires.
       await expectNoWorkItem(provider, { lockTimeoutMs });
 
-      await sleep(lockTimeoutMs + 100);
+      await elapse(factory, lockTimeoutMs + 100);
       const redelivered = await expectWorkItem(provider, { lockTimeoutMs });
       expect(payloadOf(redelivered.item, "ActivityExecute").name).toBe("Activity1");
     });
@@ -132,7 +133,7 @@ export function registerQueueSemanticsTests(factory: ProviderFactory): void {
       expect(payloadOf(second.item, "ActivityExecute").id, "the delayed (unlocked) item is skipped").toBe(2);
       await expectNoWorkItem(provider, { lockTimeoutMs });
 
-      await sleep(600);
+      await elapse(factory, 600);
       const third = await expectWorkItem(provider, { lockTimeoutMs });
       expect(payloadOf(third.item, "ActivityExecute").id, "visible again after the delay").toBe(1);
 

@@ -6,9 +6,10 @@
  *
  * Work locks are 5 s and session leases 30 s unless a test says otherwise.
  */
+
+import type { ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ProviderFactory } from "./factory.ts";
-import { activityCompleted, sessionConfig, sleep } from "./helpers.ts";
+import { activityCompleted, elapse, sessionConfig } from "./helpers.ts";
 import {
   activityOf,
   claimSession,
@@ -86,7 +87,7 @@ export function registerSessionsTests(factory: ProviderFactory): void {
     it("test_session_claimable_after_lock_expiry", async () => {
       const provider = await factory.createProvider();
       await claimSession(provider, sessionActivity("inst-1", 1, "session-1"), sessionConfig("worker-A", 50));
-      await sleep(100);
+      await elapse(factory, 100);
       await provider.enqueueForWorker(sessionActivity("inst-1", 2, "session-1"));
       expect(
         await fetchWorkAs(provider, sessionConfig("worker-B")),
@@ -162,7 +163,7 @@ export function registerSessionsTests(factory: ProviderFactory): void {
     it("test_cleanup_removes_expired_no_items", async () => {
       const provider = await factory.createProvider();
       await claimSession(provider, sessionActivity("inst-1", 1, "session-1"), sessionConfig("worker-A", 50));
-      await sleep(100);
+      await elapse(factory, 100);
       expect(await provider.cleanupOrphanedSessions(300_000)).toBe(1);
     });
 
@@ -170,7 +171,7 @@ export function registerSessionsTests(factory: ProviderFactory): void {
       const provider = await factory.createProvider();
       await claimSession(provider, sessionActivity("inst-1", 1, "session-1"), sessionConfig("worker-A", 50));
       await provider.enqueueForWorker(sessionActivity("inst-1", 2, "session-1"));
-      await sleep(100);
+      await elapse(factory, 100);
       expect(
         await provider.cleanupOrphanedSessions(300_000),
         "an expired session with a queued item is kept",
@@ -197,7 +198,7 @@ export function registerSessionsTests(factory: ProviderFactory): void {
       const fetched = present(await fetchWorkAs(provider, sessionConfig("worker-A")), "the session item");
 
       // Let the fetch's activity timestamp go stale, then ack: only the ack can make it fresh again.
-      await sleep(idleWindowMs + 50);
+      await elapse(factory, idleWindowMs + 50);
       await provider.ackWorkItem(fetched.lockToken, activityCompleted("inst-1", 1, "ok"));
 
       expect(
@@ -213,7 +214,7 @@ export function registerSessionsTests(factory: ProviderFactory): void {
       await provider.enqueueForWorker(sessionActivity("inst-1", 1, "session-1"));
       const fetched = present(await fetchWorkAs(provider, sessionConfig("worker-A")), "the session item");
 
-      await sleep(idleWindowMs + 50);
+      await elapse(factory, idleWindowMs + 50);
       await provider.renewWorkItemLock(fetched.lockToken, 30_000);
 
       expect(
@@ -285,7 +286,7 @@ export function registerSessionsTests(factory: ProviderFactory): void {
         sessionConfig("worker-A", 50),
       );
       await provider.enqueueForWorker(sessionActivity("inst-1", 2, "takeover-sess"));
-      await sleep(100);
+      await elapse(factory, 100);
 
       const taken = await fetchWorkAs(provider, sessionConfig("worker-B"));
       expect(activityOf(taken).session_id, "worker-B takes the session over").toBe("takeover-sess");
@@ -298,7 +299,7 @@ export function registerSessionsTests(factory: ProviderFactory): void {
         sessionActivity("inst-1", 1, "ephemeral-sess"),
         sessionConfig("worker-A", 50),
       );
-      await sleep(100);
+      await elapse(factory, 100);
       expect(await provider.cleanupOrphanedSessions(300_000)).toBe(1);
 
       await provider.enqueueForWorker(sessionActivity("inst-1", 2, "ephemeral-sess"));
@@ -333,7 +334,7 @@ export function registerSessionsTests(factory: ProviderFactory): void {
       const first = present(await fetchWorkAs(provider, sessionConfig("worker-A")), "the first delivery");
       expect(first.attemptCount).toBe(1);
       await provider.abandonWorkItem(first.lockToken, 1, true);
-      await sleep(10);
+      await elapse(factory, 10);
 
       const again = present(await fetchWorkAs(provider, sessionConfig("worker-A")), "the redelivery");
       expect(again.attemptCount, "an ignored attempt does not count").toBe(1);
@@ -347,7 +348,7 @@ export function registerSessionsTests(factory: ProviderFactory): void {
         sessionActivity("inst-1", 1, "expired-sess"),
         sessionConfig("worker-A", 50),
       );
-      await sleep(100);
+      await elapse(factory, 100);
       expect(
         await provider.renewSessionLock(["worker-A"], 30_000, 300_000),
         "an expired session is not revived",
@@ -362,7 +363,7 @@ export function registerSessionsTests(factory: ProviderFactory): void {
         sessionConfig("worker-A", 50),
       );
       await provider.enqueueForWorker(sessionActivity("inst-1", 2, "reclaim-sess"));
-      await sleep(100);
+      await elapse(factory, 100);
 
       const reclaimed = await fetchWorkAs(provider, sessionConfig("worker-A"));
       expect(activityOf(reclaimed)).toMatchObject({ id: 2, session_id: "reclaim-sess" });
@@ -379,7 +380,7 @@ export function registerSessionsTests(factory: ProviderFactory): void {
         await fetchWorkAs(provider, sessionConfig("worker-A"), shortWorkLockMs),
         "worker-A's first delivery",
       );
-      await sleep(shortWorkLockMs + 100);
+      await elapse(factory, shortWorkLockMs + 100);
 
       expect(
         await fetchWorkAs(provider, sessionConfig("worker-B")),
@@ -401,7 +402,7 @@ export function registerSessionsTests(factory: ProviderFactory): void {
         await fetchWorkAs(provider, sessionConfig("worker-A", shortSessionMs), 5_000),
         "worker-A's delivery",
       );
-      await sleep(shortSessionMs + 100);
+      await elapse(factory, shortSessionMs + 100);
 
       await provider.enqueueForWorker(sessionActivity("inst-1", 2, "takeover2-sess"));
       const ownerB = sessionConfig("worker-B");
@@ -421,7 +422,7 @@ export function registerSessionsTests(factory: ProviderFactory): void {
       const provider = await factory.createProvider();
       const ownerA = sessionConfig("worker-A", 200);
       await claimSession(provider, sessionActivity("inst-1", 1, "reacq-sess"), ownerA);
-      await sleep(300);
+      await elapse(factory, 300);
 
       await provider.enqueueForWorker(sessionActivity("inst-1", 2, "reacq-sess"));
       const again = present(await fetchWorkAs(provider, ownerA), "worker-A's re-acquisition");
@@ -435,7 +436,7 @@ export function registerSessionsTests(factory: ProviderFactory): void {
       const shortMs = 200;
       // 200 ms work lock and 200 ms session lease; never acked.
       present(await fetchWorkAs(provider, sessionConfig("worker-A", shortMs), shortMs), "A's delivery");
-      await sleep(shortMs + 200);
+      await elapse(factory, shortMs + 200);
 
       const claimed = present(await fetchWorkAs(provider, sessionConfig("worker-B")), "B's claim");
       expect(activityOf(claimed)).toMatchObject({ id: 1, session_id: "both-expire-sess" });
@@ -451,7 +452,7 @@ export function registerSessionsTests(factory: ProviderFactory): void {
         await fetchWorkAs(provider, sessionConfig("worker-A", 200), 30_000),
         "worker-A's delivery",
       );
-      await sleep(300);
+      await elapse(factory, 300);
 
       // Resolves (does not throw): the activity lock governs the ack, not the session lease.
       await expect(
@@ -469,11 +470,11 @@ export function registerSessionsTests(factory: ProviderFactory): void {
       );
 
       // At ~0.6 s renew for another second (to ~1.6 s).
-      await sleep(600);
+      await elapse(factory, 600);
       expect(await provider.renewSessionLock(["worker-A"], leaseMs, 300_000)).toBe(1);
 
       // At ~1.0 s, past the original expiry, A still owns the session.
-      await sleep(400);
+      await elapse(factory, 400);
       await provider.enqueueForWorker(sessionActivity("inst-1", 2, "renew-ext-sess"));
       expect(
         await fetchWorkAs(provider, sessionConfig("worker-B")),

@@ -3,9 +3,9 @@
  * atomically; running instances need force; sub-orchestrations are deleted through their root;
  * a deleted instance's in-flight ack and stale activity results cannot resurrect it.
  */
+
+import type { Provider, ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Provider } from "../provider/types.ts";
-import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
   activityCompleted,

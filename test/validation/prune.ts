@@ -2,8 +2,9 @@
  * prune (4): pruneExecutions removes old executions of a continue-as-new chain, never the current
  * one; pruneExecutionsBulk applies it to the selected instances, running ones included.
  */
+
+import type { ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ProviderFactory } from "./factory.ts";
 import { admin, expectFailure } from "./helpers.ts";
 import { createMultiExecutionInstance } from "./helpers-admin.ts";
 

@@ -2,9 +2,9 @@
  * custom_status (7): the instance's custom status is driven by CustomStatusUpdated events in an
  * ack's delta (last one wins, one version step per ack) and read with a change detector.
  */
+
+import type { Provider, ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Provider } from "../provider/types.ts";
-import type { ProviderFactory } from "./factory.ts";
 import { createInstance, customStatusEvent, externalEvent, runTurn } from "./helpers.ts";
 
 /** A turn whose delta carries one CustomStatusUpdated at `eventId`. */

@@ -5,9 +5,9 @@
  * restamp it. The module's other 8 tests need a runtime on top of the provider; they are run
  * against pg-durable's runtime, outside this provider-only suite (see docs/validation.md).
  */
+
+import type { Event, ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Event } from "../provider/types.ts";
-import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
   expectOrchestrationItem,

@@ -2,16 +2,17 @@
  * error_handling: invalid or expired tokens and duplicate event ids are rejected without side effects;
  * unknown instances read as empty; undecodable history surfaces as an error, never as fewer events.
  */
+
+import type { ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
   activityScheduledEvent,
   createInstance,
+  elapse,
   expectFailure,
   expectOrchestrationItem,
   fetchOrchestration,
-  sleep,
   startedEvent,
   startItem,
 } from "./helpers.ts";
@@ -64,7 +65,7 @@ export function registerErrorHandlingTests(factory: ProviderFactory): void {
       await provider.enqueueForOrchestrator(startItem("instance-A"), null);
       const fetched = await expectOrchestrationItem(provider, { lockTimeoutMs });
 
-      await sleep(lockTimeoutMs + 100);
+      await elapse(factory, lockTimeoutMs + 100);
       await expectFailure(
         ack(provider, fetched.lockToken, { events: [startedEvent("instance-A", 1)] }),
         "ack with an expired lock",

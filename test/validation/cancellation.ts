@@ -3,9 +3,9 @@
  * eight names date from a short-lived "execution state" API); cancelling activities deletes their
  * worker rows, locked or not, after the same ack's inserts; a deleted row fails ack and renew.
  */
+
+import type { Event, ExecutionMetadata, Provider, ProviderFactory, WorkItem } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Event, ExecutionMetadata, Provider, WorkItem } from "../provider/types.ts";
-import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
   activityCompleted,

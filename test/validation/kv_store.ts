@@ -8,9 +8,9 @@
  * Every test starts from create_instance; a "turn" acks KV events with default metadata (see
  * helpers-routing.ts for turn / CAN to n / complete / snapshot).
  */
+
+import type { Provider, ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Provider } from "../provider/types.ts";
-import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
   admin,

@@ -2,9 +2,9 @@
  * management (13): listings, instance and execution info, system metrics, queue depths, and the
  * per-instance stats (history size, carried-forward queue, KV keys and bytes).
  */
+
+import type { ExecutionMetadata, Provider, ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ExecutionMetadata, Provider } from "../provider/types.ts";
-import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
   admin,

@@ -2,8 +2,9 @@
  * instance_creation: instances come into being through ack metadata, never on enqueue; until then a
  * fetch derives name/version/execution from the start item in the batch.
  */
+
+import type { ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ProviderFactory } from "./factory.ts";
 import { ack, expectOrchestrationItem, startedEvent, startItem } from "./helpers.ts";
 
 export function registerInstanceCreationTests(factory: ProviderFactory): void {

@@ -1,7 +1,7 @@
 /**
  * Setups shared by the management, deletion, bulk_deletion and prune categories.
  */
-import type { Event, ExecutionMetadata, Provider } from "../provider/types.ts";
+import type { Event, ExecutionMetadata, Provider } from "pg-durable";
 import {
   ack,
   admin,

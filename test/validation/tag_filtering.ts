@@ -3,8 +3,9 @@
  * none) in the store; a tag survives the round trip, abandon and refetch, and the orchestration ack
  * path that schedules activities.
  */
+
+import type { ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
   activityExecute,

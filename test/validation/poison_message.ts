@@ -4,18 +4,18 @@
  * Since duroxide 0.1.31 an orchestration abandon's delay and attempt decrement touch only the rows
  * its fetch locked.
  */
+
+import type { Provider, ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Provider } from "../provider/types.ts";
-import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
   activityCompleted,
   activityExecute,
+  elapse,
   expectOrchestrationItem,
   expectWorkItem,
   payloadOf,
   queueMessage,
-  sleep,
   startedEvent,
   startItem,
   testMetadata,
@@ -86,7 +86,7 @@ export function registerPoisonMessageTests(factory: ProviderFactory): void {
       const first = await expectWorkItem(provider, { lockTimeoutMs: shortLockMs });
       expect(first.attemptCount).toBe(1);
 
-      await sleep(shortLockMs + 100);
+      await elapse(factory, shortLockMs + 100);
       const second = await expectWorkItem(provider, { lockTimeoutMs: shortLockMs });
       expect(second.attemptCount, "a refetch after lock expiry counts as a new attempt").toBe(2);
       await provider.ackWorkItem(second.lockToken, activityCompleted("poison-test-4", 1, "done"));
@@ -240,7 +240,7 @@ export function registerPoisonMessageTests(factory: ProviderFactory): void {
       expect(input.attemptCount).toBe(1);
       await provider.abandonOrchestrationItem(input.lockToken, null, true);
 
-      await sleep(1_100);
+      await elapse(factory, 1_100);
       const both = await expectOrchestrationItem(provider, { lockTimeoutMs });
       expect(both.item.messages).toHaveLength(2);
       expect(

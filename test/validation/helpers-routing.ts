@@ -6,7 +6,7 @@
  * Each helper performs exactly the provider calls duroxide's own test helper makes, so the
  * categories translate duroxide's tests step by step.
  */
-import { expect } from "vitest";
+
 import type {
   ActivityExecuteItem,
   Event,
@@ -14,11 +14,12 @@ import type {
   FetchedOrchestrationItem,
   FetchedWorkItem,
   Provider,
+  ProviderFactory,
   SessionFetchConfig,
   TagFilter,
   WorkItem,
-} from "../provider/types.ts";
-import type { ProviderFactory } from "./factory.ts";
+} from "pg-durable";
+import { expect } from "vitest";
 import {
   ack,
   activityExecute,

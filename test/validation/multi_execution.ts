@@ -2,8 +2,9 @@
  * multi_execution: each execution keeps its own history; "latest" comes from the executions table
  * (these tests ack with default metadata, so no instance row exists); the current execution advances.
  */
+
+import type { ProviderFactory } from "pg-durable";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ProviderFactory } from "./factory.ts";
 import {
   ack,
   activityScheduledEvent,
