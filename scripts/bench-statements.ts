@@ -33,10 +33,10 @@ const ev = (instance: string, id: number, kind: object, src: number | null = nul
   duroxide_version: V,
   ...kind,
 });
-/** SqlFunctions with one named statement per function and arity, as sql.ts used to do. */
-class NamedSqlFunctions extends SqlFunctions {
-  protected override statementName(fn: string, arity: number): string {
-    return `bench_${fn}_${arity}`;
+/** SqlFunctions with unnamed statements, as behind a transaction-mode pooler. */
+class UnnamedSqlFunctions extends SqlFunctions {
+  protected override statementName(): undefined {
+    return undefined;
   }
 }
 const defaultOnly = { kind: "defaultOnly" } as const;
@@ -112,7 +112,7 @@ const results = { named: [] as number[], unnamed: [] as number[] };
 let k = 0;
 for (let r = 0; r < ROUNDS; r++) {
   for (const mode of r % 2 === 0 ? (["named", "unnamed"] as const) : (["unnamed", "named"] as const)) {
-    const sql = mode === "named" ? new NamedSqlFunctions(pool, schema) : new SqlFunctions(pool, schema);
+    const sql = mode === "named" ? new SqlFunctions(pool, schema) : new UnnamedSqlFunctions(pool, schema);
     for (let i = 0; i < 20; i++) await iteration(sql, `warm-${k++}`); // prepare/warm
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < N; i++) await iteration(sql, `i-${k++}`);

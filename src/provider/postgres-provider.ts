@@ -202,6 +202,14 @@ export class PostgresProvider implements Provider {
     return this.wakeups?.mode() ?? "off";
   }
 
+  /**
+   * "named" (prepared once per connection) until a pooler in transaction mode refused a named
+   * statement; "unnamed" from then on (see sql.ts).
+   */
+  statementMode(): "named" | "unnamed" {
+    return this.sql.usesNamedStatements ? "named" : "unnamed";
+  }
+
   /** Make every fetch that is waiting for work return now (used at shutdown). */
   interruptWaits(): void {
     this.wakeups?.interruptWaits();

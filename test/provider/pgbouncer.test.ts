@@ -102,6 +102,8 @@ if (behindTransactionPooler) {
       expect(warnings[0]!.message).toMatch(/listenConnectionString/);
       const all = JSON.stringify(logger.lines);
       expect(all).not.toMatch(/42P05|26000|prepared statement/);
+      // The first named statement the pooler refused switched this provider to unnamed ones.
+      expect(runner.statementMode()).toBe("unnamed");
     });
 
     it("keeps LISTEN through listenConnectionString (a direct connection for the listener alone)", async () => {
@@ -141,6 +143,7 @@ if (behindTransactionPooler) {
       const runner = await provider({ connectionString: sessionUrl, logger });
       await runOrchestrations(runner, logger, "session", 4);
       expect(runner.wakeupMode()).toBe("listen");
+      expect(runner.statementMode()).toBe("named"); // a session keeps its prepared statements
       expect(logger.lines.filter((l) => l.level === "warn" || l.level === "error")).toEqual([]);
     });
   });
@@ -152,6 +155,7 @@ if (behindTransactionPooler) {
       const runner = await provider({ logger });
       await runOrchestrations(runner, logger, "direct", 4);
       await eventually(async () => runner.wakeupMode() === "listen", 10_000);
+      expect(runner.statementMode()).toBe("named");
       expect(logger.lines.filter((l) => l.level === "warn" || l.level === "error")).toEqual([]);
     });
   });
