@@ -144,6 +144,10 @@ export class PostgresProvider implements Provider {
       // event on the pool; unheard, Node would crash the process. The pool drops the client itself
       // and the next call reconnects, so there is nothing else to do.
       pool.on("error", () => {});
+      // The pool stops listening to a client once it removes it (pool.end() resolves before the
+      // sockets close): a server that terminates the connection in that window would raise an
+      // unheard 'error' on the client and crash the process. Every client keeps a listener.
+      pool.on("connect", (client) => client.on("error", () => {}));
     }
     const provider = new PostgresProvider(pool, ownsPool, schema, options);
     try {

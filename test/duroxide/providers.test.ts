@@ -16,6 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { quoteSchema } from "../../src/migrate/migrations.ts";
 import { testDatabaseUrl, uniqueSchemaName } from "../../src/testing/test-schema.ts";
+import { eventually } from "./harness.ts";
 
 describe("PostgresProvider.connect uses and migrates the public schema", () => {
   // A database of its own, so the shared server's public schema is left alone.
@@ -31,6 +32,16 @@ describe("PostgresProvider.connect uses and migrates the public schema", () => {
     url = u.toString();
   });
   afterAll(async () => {
+    // pool.end() resolves before the server has seen every socket close: wait until the database
+    // has no sessions left, so FORCE terminates nobody (a terminated client whose pool has already
+    // let go of it raises an error no one listens to).
+    await eventually(async () => {
+      const { rows } = await admin.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1",
+        [database],
+      );
+      return rows[0]!.n === 0;
+    }, 10_000);
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await admin.end();
   });
