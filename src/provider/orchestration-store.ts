@@ -18,26 +18,17 @@ import {
 } from "./codec.ts";
 import { ProviderError } from "./errors.ts";
 import type { SqlFunctions } from "./sql.ts";
+import { type AckOrchestrationArgs, buildAckTurn, encodeAckTurn } from "./turn-document.ts";
 import type {
   CustomStatusChange,
   DispatcherCapabilityFilter,
   Event,
-  ExecutionMetadata,
   FetchedOrchestrationItem,
-  ScheduledActivityIdentifier,
   SemVer,
   WorkItem,
 } from "./types.ts";
 
-export interface AckOrchestrationArgs {
-  lockToken: string;
-  executionId: number;
-  historyDelta: Event[];
-  workerItems: WorkItem[];
-  orchestratorItems: WorkItem[];
-  metadata: ExecutionMetadata;
-  cancelledActivities: ScheduledActivityIdentifier[];
-}
+export type { AckOrchestrationArgs };
 
 /** Run `fn`, turning a CodecError (bad input) into a permanent ProviderError of `operation`. */
 function validated<T>(operation: string, fn: () => T): T {
@@ -269,131 +260,14 @@ export async function fetchOrchestrationItem(
 }
 
 /**
- * What the ack does to the custom status: the LAST CustomStatusUpdated of the delta wins ('set' a
- * string, 'clear' on null); none → leave it alone. One of the two events the provider may read.
+ * Commit a turn: the token and the turn document are validated here, once (turn-document.ts), and
+ * sent as they are: one call of ack_orchestration_item(p_lock_token, p_now_ms, p_turn).
  */
-function customStatusChange(delta: readonly Event[]): {
-  action: "set" | "clear" | null;
-  value: string | null;
-} {
-  for (let i = delta.length - 1; i >= 0; i--) {
-    const event = delta[i] as Event;
-    if (event.type === "CustomStatusUpdated") {
-      return event.status === null
-        ? { action: "clear", value: null }
-        : { action: "set", value: event.status };
-    }
-  }
-  return { action: null, value: null };
-}
-
-interface KvOperation {
-  op: "set" | "clear_key" | "clear_all";
-  key: string | null;
-  value: string | null;
-  updatedAtMs: number | null;
-}
-
-/** The delta's KV mutations, in history order (the other kind of event the provider may read). */
-function kvOperations(delta: readonly Event[]): KvOperation[] {
-  const ops: KvOperation[] = [];
-  for (const event of delta) {
-    if (event.type === "KeyValueSet") {
-      ops.push({ op: "set", key: event.key, value: event.value, updatedAtMs: event.last_updated_at_ms ?? 0 });
-    } else if (event.type === "KeyValueCleared") {
-      ops.push({ op: "clear_key", key: event.key, value: null, updatedAtMs: null });
-    } else if (event.type === "KeyValuesCleared") {
-      ops.push({ op: "clear_all", key: null, value: null, updatedAtMs: null });
-    }
-  }
-  return ops;
-}
-
-/** The parallel arrays ack_orchestration_item takes, built from the turn. */
-function ackArguments(op: string, args: AckOrchestrationArgs, now: number): unknown[] {
-  return validated(op, () => {
-    const events = args.historyDelta.map((event) => {
-      const checked = eventFromJson(event);
-      return { id: checked.event_id, type: checked.type, data: encodeEvent(event) };
-    });
-    const workers = args.workerItems.map((item) => {
-      workItemFromJson(item);
-      if (!("ActivityExecute" in item)) {
-        throw new CodecError(`worker items must be ActivityExecute, got ${workItemKind(item)}`);
-      }
-      const a = item.ActivityExecute;
-      checkTextColumn(a.instance, "worker item instance id");
-      checkTextColumn(a.session_id, "worker item session id");
-      checkTextColumn(a.tag, "worker item tag");
-      return { text: encodeWorkItem(item), a };
-    });
-    const orchestrator = args.orchestratorItems.map((item) => {
-      workItemFromJson(item);
-      const instance = orchestratorInstanceOf(item);
-      checkTextColumn(instance, "orchestrator item instance id");
-      return {
-        kind: workItemKind(item),
-        text: encodeWorkItem(item),
-        instance,
-        fireAtMs: "TimerFired" in item ? item.TimerFired.fire_at_ms : null,
-      };
-    });
-    const m = args.metadata;
-    checkTextColumn(m.status, "metadata status");
-    checkTextColumn(m.output, "metadata output");
-    checkTextColumn(m.orchestrationName, "metadata orchestration name");
-    checkTextColumn(m.orchestrationVersion, "metadata orchestration version");
-    checkTextColumn(m.parentInstanceId, "metadata parent instance id");
-    const customStatus = customStatusChange(args.historyDelta);
-    checkTextColumn(customStatus.value, "custom status");
-    const kv = kvOperations(args.historyDelta);
-    for (const o of kv) {
-      checkTextColumn(o.key, "KV key");
-      checkTextColumn(o.value, "KV value");
-    }
-    for (const c of args.cancelledActivities) checkTextColumn(c.instance, "cancelled activity instance id");
-    return [
-      args.lockToken,
-      now,
-      args.executionId,
-      events.map((e) => e.id),
-      events.map((e) => e.type),
-      events.map((e) => e.data),
-      workers.map((w) => w.text),
-      workers.map((w) => w.a.instance),
-      workers.map((w) => w.a.execution_id),
-      workers.map((w) => w.a.id),
-      workers.map((w) => w.a.session_id ?? null),
-      workers.map((w) => w.a.tag ?? null),
-      orchestrator.map((o) => o.kind),
-      orchestrator.map((o) => o.text),
-      orchestrator.map((o) => o.instance),
-      orchestrator.map((o) => o.fireAtMs),
-      m.status ?? null,
-      m.output ?? null,
-      m.orchestrationName ?? null,
-      m.orchestrationVersion ?? null,
-      m.parentInstanceId ?? null,
-      customStatus.action,
-      customStatus.value,
-      kv.map((o) => o.op),
-      kv.map((o) => o.key),
-      kv.map((o) => o.value),
-      kv.map((o) => o.updatedAtMs),
-      args.cancelledActivities.map((c) => c.instance),
-      args.cancelledActivities.map((c) => c.executionId),
-      args.cancelledActivities.map((c) => c.activityId),
-      m.pinnedDuroxideVersion?.major ?? null,
-      m.pinnedDuroxideVersion?.minor ?? null,
-      m.pinnedDuroxideVersion?.patch ?? null,
-    ];
-  });
-}
-
 export async function ackOrchestrationItem(sql: SqlFunctions, args: AckOrchestrationArgs): Promise<void> {
   const op = "ack_orchestration_item";
   checkLockToken(op, args.lockToken);
-  await sql.call(op, "ack_orchestration_item", ackArguments(op, args, sql.now()));
+  const turn = validated(op, () => encodeAckTurn(buildAckTurn(args)));
+  await sql.call(op, "ack_orchestration_item", [args.lockToken, sql.now(), turn], { validated: true });
 }
 
 export async function abandonOrchestrationItem(

@@ -13,7 +13,9 @@
  * store works given nothing but a pooler URL, with no option to set.
  *
  * A migration that changes a function's result type makes every connection's prepared statement
- * fail with 0A000 until it is deallocated; the statement is then renamed (see call()).
+ * fail with 0A000 until it is deallocated; the statement is then renamed (see call()). A parameter
+ * list of another length gets another name (the name carries the arity); the ack takes its turn as
+ * one named document (turn-document.ts), so a new field leaves its signature alone.
  */
 
 import { createHash } from "node:crypto";
@@ -39,6 +41,15 @@ export const numericTypes: pg.CustomTypesConfig = {
 function isPooledStatementError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === "26000" || code === "42P05";
+}
+
+export interface CallOptions {
+  /**
+   * Every string argument was already checked for its text column by the caller's encoder (the
+   * acks: turn-document.ts, worker-queue.ts), the one validation point; skip the backstop, which
+   * would scan each payload a second time.
+   */
+  validated?: boolean;
 }
 
 export class SqlFunctions {
@@ -77,14 +88,17 @@ export class SqlFunctions {
     operation: string,
     fn: string,
     args: readonly unknown[],
+    options: CallOptions = {},
   ): Promise<Row[]> {
     // Backstop for callers that did not check their ids (admin methods among them): a NUL would
     // fail inside Postgres with an encoding error, and a lone surrogate would silently become
     // U+FFFD and address another instance.
-    args.forEach((arg, i) => {
-      const problem = typeof arg === "string" ? textColumnProblem(arg) : null;
-      if (problem) throw ProviderError.permanent(operation, `argument ${i + 1} ${problem}`);
-    });
+    if (!options.validated) {
+      args.forEach((arg, i) => {
+        const problem = typeof arg === "string" ? textColumnProblem(arg) : null;
+        if (problem) throw ProviderError.permanent(operation, `argument ${i + 1} ${problem}`);
+      });
+    }
     const placeholders = args.map((_, i) => `$${i + 1}`).join(", ");
     const name = this.statementName(fn, args.length);
     const query: pg.QueryConfig = {
@@ -100,7 +114,7 @@ export class SqlFunctions {
       if (name !== undefined && isPooledStatementError(error)) {
         // Nothing ran: switch to unnamed statements and send the call again.
         this.named = false;
-        return await this.call<Row>(operation, fn, args);
+        return await this.call<Row>(operation, fn, args, options);
       }
       // A migration changed fn's result type: every pooled connection that prepared this
       // statement fails it (before running anything) until it is deallocated. A new name makes

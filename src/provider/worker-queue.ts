@@ -120,10 +120,13 @@ export async function ackWorkItem(
         `a work item completion must be ActivityCompleted or ActivityFailed, got ${Object.keys(completion).join(", ")}`,
       );
     }
-    kind = workItemKind(completion);
     text = encodeOrThrow("ack_work_item", completion, { "completion instance id": instance });
+    kind = workItemKind(completion); // checked by encodeOrThrow
   }
-  await sql.call("ack_work_item", "ack_work_item", [lockToken, kind, text, instance, sql.now()]);
+  // Token, text and instance were checked above: the one validation point of this call.
+  await sql.call("ack_work_item", "ack_work_item", [lockToken, kind, text, instance, sql.now()], {
+    validated: true,
+  });
 }
 
 export async function renewWorkItemLock(
