@@ -99,8 +99,8 @@ export async function scaffoldMigration(pool: pg.Pool, options: ScaffoldOptions)
           ...byHand.map((d) => `--   ${d}`),
         ]
       : []),
-    "-- The runner re-applies 0014_least_privilege after this migration (SECURITY DEFINER, no PUBLIC",
-    "-- EXECUTE), so grants need no statement here.",
+    "-- The runner's post-migration step (migrations/post-migration/least_privilege.sql) runs after this",
+    "-- migration (SECURITY DEFINER, no PUBLIC EXECUTE), so grants need no statement here.",
   ];
   const drops = dropped.map((d) => `DROP FUNCTION ${d};`);
   const content = `${[header.join("\n"), ...(drops.length ? [drops.join("\n")] : []), ...statements].join("\n\n")}\n`;

@@ -12,7 +12,8 @@
  * default), so only the owner and roles granted explicitly may call them, and refuses a function
  * that breaks the rule above (a definer function that does not pin its search_path to this schema,
  * or a pinned one that is not a definer). Idempotent. The migration runner keeps migrated schemas
- * the same way by re-running migrations/0014_least_privilege.sql after every later migration.
+ * the same way with its post-migration step, migrations/post-migration/least_privilege.sql, run
+ * after every migration from 0014 on (docs/migrations.md).
  */
 DO $least_privilege$
 DECLARE

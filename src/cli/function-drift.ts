@@ -8,9 +8,10 @@ import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import {
   ensureTrackingTable,
-  LEAST_PRIVILEGE_FILE,
   loadMigrations,
+  loadPostMigrationSteps,
   quoteSchema,
+  stepsInEffect,
 } from "../migrate/migrations.ts";
 
 export interface ChangedFunction {
@@ -102,7 +103,7 @@ export async function compareFunctions(
   toVersion: number,
 ): Promise<FunctionDrift> {
   const all = await loadMigrations();
-  const leastPrivilege = all.find((m) => m.file === LEAST_PRIVILEGE_FILE);
+  const steps = await loadPostMigrationSteps();
   const migrations = all.filter((m) => m.version <= toVersion);
   const scratch = `pgd_doctor_${randomBytes(6).toString("hex")}`;
   const client = await pool.connect();
@@ -111,12 +112,12 @@ export async function compareFunctions(
     // The runner creates the tracking table before the first migration; later ones may use it.
     await ensureTrackingTable(client, quoteSchema(scratch));
     await client.query(`SET LOCAL search_path TO ${quoteSchema(scratch)}, pg_temp`);
-    // As the runner does: 0014 again after every later migration, and once at the end.
+    // As the runner does: the post-migration steps in effect after every migration, and at the end.
     for (const m of migrations) {
       await client.query(m.sql);
-      if (leastPrivilege && m.version > leastPrivilege.version) await client.query(leastPrivilege.sql);
+      for (const step of stepsInEffect(steps, m.version)) await client.query(step.sql);
     }
-    if (leastPrivilege && leastPrivilege.version <= toVersion) await client.query(leastPrivilege.sql);
+    for (const step of stepsInEffect(steps, toVersion)) await client.query(step.sql);
     const expected = await readFunctions(client, scratch);
     const actual = await readFunctions(client, schema);
     const changed: ChangedFunction[] = [];

@@ -6,8 +6,9 @@
  * `schema_migrations` table. Many schemas per database are tracked independently; concurrent
  * runners on the same schema serialise on a transaction-scoped advisory lock keyed by the schema
  * name, taken first in each migration's transaction, under which the applied set is read again;
- * an applied migration whose file changed since is refused. Once 0014_least_privilege is applied, it
- * is run again after every later migration and at the end of every run (see LEAST_PRIVILEGE_FILE).
+ * an applied migration whose file changed since is refused. The post-migration steps of
+ * `migrations/post-migration/` run in the transaction of every migration from their version on and
+ * once at the end of every run (see loadPostMigrationSteps).
  */
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
@@ -39,17 +40,53 @@ export class MigrationError extends Error {
 const FILE_PATTERN = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
 /**
- * The migration that makes every store function SECURITY DEFINER and revokes EXECUTE from PUBLIC.
- * Once a schema has it, the runner runs it again (it is idempotent) in the transaction of every
- * later migration and once at the end of every run. Why the runner and not a check: a later
- * `CREATE OR REPLACE FUNCTION` silently resets SECURITY DEFINER, and a new function starts with
- * EXECUTE for PUBLIC. A check (in schema:check or a test) would only catch that in our own CI; a
- * schema migrated elsewhere, or a function replaced by hand, would break the runtime role (its calls
- * failing with permission denied on a table) or widen access. Re-applying it keeps every schema
- * right by construction, in the same commit as the change, whoever wrote the later migration; and
- * the step fails the migration, rather than guess, if a function does not pin its search_path.
+ * A post-migration step: SQL that must hold after every migration, not just once. Declared by
+ * putting a file in `migrations/post-migration/` whose first line is
+ * `-- post-migration step, from migration NNNN on`. The rule, applied by the runner (and mimicked
+ * by `pg-durable doctor`'s drift check through stepsInEffect): once a schema is at version NNNN or
+ * later, the step runs in the transaction of every migration applied to it, right after that
+ * migration's SQL, and once more at the end of every run (to repair what was changed by hand).
+ * A step must be idempotent and cheap when nothing needs fixing. It is not a migration: it has no
+ * checksum and says what holds today, so it may be edited. The one step today is least privilege
+ * (docs/migrations.md): a later `CREATE OR REPLACE FUNCTION` silently resets SECURITY DEFINER and a
+ * new function starts executable by PUBLIC, and running the step after every migration keeps every
+ * schema right by construction, in the same commit as the change, whoever wrote the migration.
  */
-export const LEAST_PRIVILEGE_FILE = "0014_least_privilege.sql";
+export interface PostMigrationStep {
+  file: string;
+  /** The version from which the step is in effect. */
+  fromVersion: number;
+  sql: string;
+}
+
+export const POST_MIGRATION_DIR = "post-migration";
+
+const STEP_DECLARATION = /^-- post-migration step, from migration (\d{4}) on\r?\n/;
+
+/** Read the post-migration steps declared in `<dir>/post-migration/`, ordered by file name. */
+export async function loadPostMigrationSteps(dir: string = MIGRATIONS_DIR): Promise<PostMigrationStep[]> {
+  const stepsDir = join(dir, POST_MIGRATION_DIR);
+  const files = (await readdir(stepsDir).catch(() => [] as string[]))
+    .filter((f) => f.endsWith(".sql"))
+    .sort();
+  const steps: PostMigrationStep[] = [];
+  for (const file of files) {
+    const sql = await readFile(join(stepsDir, file), "utf8");
+    const declared = STEP_DECLARATION.exec(sql);
+    if (!declared) {
+      throw new MigrationError(
+        `${POST_MIGRATION_DIR}/${file} must start with the line "-- post-migration step, from migration NNNN on"`,
+      );
+    }
+    steps.push({ file: `${POST_MIGRATION_DIR}/${file}`, fromVersion: Number(declared[1]), sql });
+  }
+  return steps;
+}
+
+/** The steps in effect on a schema at `version`. */
+export function stepsInEffect(steps: PostMigrationStep[], version: number): PostMigrationStep[] {
+  return steps.filter((step) => step.fromVersion <= version);
+}
 
 /** Read every migration file, ordered by version. */
 export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
@@ -173,7 +210,7 @@ export async function migrate(
 ): Promise<number[]> {
   const quoted = quoteSchema(schema);
   const all = await loadMigrations(options.dir);
-  const leastPrivilege = all.find((m) => m.file === LEAST_PRIVILEGE_FILE);
+  const steps = await loadPostMigrationSteps(options.dir);
   const migrations = all.filter((m) => options.toVersion === undefined || m.version <= options.toVersion);
   return await withClient(db, async (client) => {
     // Every step is one transaction that takes the lock first and reads what is applied under it:
@@ -209,8 +246,8 @@ export async function migrate(
             return; // a concurrent runner applied it while we waited for the lock
           }
           await client.query(m.sql);
-          // Keep what this migration created or replaced SECURITY DEFINER, in the same commit.
-          if (leastPrivilege && m.version > leastPrivilege.version) await client.query(leastPrivilege.sql);
+          // E.g. keep what this migration created or replaced SECURITY DEFINER, in the same commit.
+          for (const step of stepsInEffect(steps, m.version)) await client.query(step.sql);
           await client.query(
             `INSERT INTO ${quoted}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)`,
             [m.version, m.name, m.checksum],
@@ -225,14 +262,14 @@ export async function migrate(
     }
     // Also repair what was changed outside the runner (a function replaced by hand). Read-only
     // when nothing needs fixing, so a start-up `migrate: true` does not churn the catalog.
-    if (leastPrivilege) {
+    if (steps.length > 0) {
       await inSchemaTransaction(
         client,
         schema,
-        `re-applying ${leastPrivilege.file} failed on schema ${schema}`,
+        `post-migration steps failed on schema ${schema}`,
         async () => {
-          if ((await appliedRows(client, quoted)).has(leastPrivilege.version))
-            await client.query(leastPrivilege.sql);
+          const version = Math.max(0, ...(await appliedRows(client, quoted)).keys());
+          for (const step of stepsInEffect(steps, version)) await client.query(step.sql);
         },
       );
     }

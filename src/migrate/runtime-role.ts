@@ -2,8 +2,9 @@
  * Runtime roles: a login role that a runtime (PostgresProvider with `migrate: false`) connects as,
  * allowed to call the store's functions of one schema and nothing else.
  *
- * After 0014_least_privilege every store function is SECURITY DEFINER with EXECUTE revoked from
- * PUBLIC, so a runtime role needs exactly USAGE on the schema and EXECUTE on its functions: no
+ * Once least privilege is in effect (the post-migration step
+ * migrations/post-migration/least_privilege.sql, from 0014 on) every store function is SECURITY
+ * DEFINER with EXECUTE revoked from PUBLIC, so a runtime role needs exactly USAGE on the schema and EXECUTE on its functions: no
  * table, sequence or CREATE privilege. Trigger functions are left out (firing a trigger needs no
  * EXECUTE). Migrating stays with the schema's owner.
  *
@@ -13,8 +14,8 @@
 import pg from "pg";
 import {
   inSchemaTransaction,
-  LEAST_PRIVILEGE_FILE,
   loadMigrations,
+  loadPostMigrationSteps,
   MigrationError,
   type Queryable,
   quoteSchema,
@@ -39,23 +40,27 @@ async function requireRole(client: pg.ClientBase, role: string): Promise<void> {
   }
 }
 
-/** The schema must be migrated at least to 0014, or its functions would still run as the caller. */
+/**
+ * The schema must have every post-migration step in effect (least privilege, from 0014), or its
+ * functions would still run as the caller.
+ */
 async function requireLeastPrivilegeApplied(client: pg.ClientBase, schema: string): Promise<void> {
   const quoted = quoteSchema(schema);
-  const leastPrivilege = (await loadMigrations()).find((m) => m.file === LEAST_PRIVILEGE_FILE)!;
+  const steps = await loadPostMigrationSteps();
+  if (steps.length === 0)
+    throw new MigrationError("no post-migration step is declared: nothing grants least privilege");
+  const from = Math.max(...steps.map((step) => step.fromVersion));
   const tracked = await client.query<{ ok: boolean }>("SELECT to_regclass($1) IS NOT NULL AS ok", [
     `${quoted}.schema_migrations`,
   ]);
   const applied =
     tracked.rows[0]?.ok &&
-    (
-      await client.query(`SELECT 1 FROM ${quoted}.schema_migrations WHERE version = $1`, [
-        leastPrivilege.version,
-      ])
-    ).rowCount === 1;
+    (await client.query(`SELECT 1 FROM ${quoted}.schema_migrations WHERE version = $1`, [from])).rowCount ===
+      1;
   if (!applied) {
+    const migration = (await loadMigrations()).find((m) => m.version === from);
     throw new MigrationError(
-      `schema ${schema} is not migrated to ${leastPrivilege.file}: migrate it before granting a runtime role`,
+      `schema ${schema} is not migrated to ${migration?.file ?? `version ${from}`}: migrate it before granting a runtime role`,
     );
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Duplicate starts (runtime notes §1.9): a StartOrchestration for an instance that already runs —
+ * Duplicate starts (docs/replay-rules.md §8): a StartOrchestration for an instance that already runs —
  * or that shares its batch with the successor's ContinueAsNew — never selects the handler, version
  * or input of the running execution; it is consumed with the batch. A duplicate sent by a parent
  * (a sub-orchestration whose explicit id is taken) must not leave that parent waiting forever: it

@@ -1,5 +1,5 @@
 /**
- * Error details as the runtime writes them (contract §2.4) and the errors user code sees.
+ * Error details as the runtime writes them (docs/store-contract.md §2) and the errors user code sees.
  */
 import type { ErrorDetails } from "../provider/types.ts";
 

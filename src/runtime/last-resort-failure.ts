@@ -1,5 +1,5 @@
 /**
- * What the poison path writes when the normal failure record cannot be stored (issue 15 §3).
+ * What the poison path writes when the normal failure record cannot be stored (docs/replay-rules.md §10).
  *
  * A poisoned batch normally ends its instance with the full record (failTurn: the batch as JSON,
  * the parent notified). If the store refuses that record — its name, version or id cannot be

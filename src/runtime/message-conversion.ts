@@ -1,5 +1,5 @@
 /**
- * Turning a fetched batch into history events (runtime notes §1.3): stale completions (addressed to
+ * Turning a fetched batch into history events (docs/replay-rules.md §3): stale completions (addressed to
  * another execution) and duplicates are dropped, completions without a matching schedule abort the
  * turn as nondeterministic, and system-error failures of activities and children abort the turn
  * with their own details.

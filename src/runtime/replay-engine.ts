@@ -71,7 +71,7 @@ export interface ReplayInput {
   handler: OrchestrationFunction;
   trace: (level: LogLevel, message: string) => void;
   /**
-   * The rules for dropped subscriptions, from the execution's stamp (semver.ts, notes §2.5).
+   * The rules for dropped subscriptions, from the execution's stamp (semver.ts, docs/replay-rules.md §9).
    * "fixed" (default): a dropped wait or dequeue leaves matching the moment it is dropped.
    * "legacy" (stamped below 0.1.31): it keeps its place until its cancellation breadcrumb is
    * applied, and a raised event may reach a wait the code emitted but history has not bound yet.

@@ -7,12 +7,12 @@ import type { DispatcherCapabilityFilter, SemVer } from "../provider/types.ts";
 /**
  * Written into `duroxide_version` of every event this runtime creates; the value on an execution's
  * OrchestrationStarted is its pin. It names the duroxide release whose wire format and replay
- * semantics this engine follows (0.1.32: the fixed race-cancellation policy, runtime notes §2.5),
- * so nodes of that family sharing a store read our histories the way we wrote them.
+ * semantics this engine follows (0.1.32: the fixed race-cancellation policy,
+ * docs/replay-rules.md §9), so nodes of that family sharing a store read our histories the way we wrote them.
  */
 export const ENGINE_VERSION = "0.1.32";
 
-/** Executions stamped at or above this version replay with the fixed race policy (notes §2.5). */
+/** Executions stamped at or above this version replay with the fixed race policy (replay-rules.md §9). */
 const FIXED_REPLAY_SEMVER: SemVer = { major: 0, minor: 1, patch: 31 };
 
 /**

@@ -1,8 +1,9 @@
 /**
- * One orchestration turn, from a fetched item to what the ack must commit (runtime notes §1.2
- * steps c–l): pick the execution to run, resolve the handler, convert the batch, replay, and turn
- * the result into the history delta, worker items, orchestrator items, metadata and activity
- * cancellations. Pure apart from reading the clock: the dispatcher does the I/O.
+ * One orchestration turn, from a fetched item to what the ack must commit (the steps of
+ * docs/replay-rules.md §2 the dispatcher leaves to it): pick the execution to run, resolve the
+ * handler, convert the batch, replay, and turn the result into the history delta, worker items,
+ * orchestrator items, metadata and activity cancellations. Pure apart from reading the clock: the
+ * dispatcher does the I/O.
  */
 import type {
   ContinueAsNewItem,
@@ -52,7 +53,7 @@ export type TurnDecision =
   /**
    * The execution ended in continue-as-new and its successor's start is not in the batch (not
    * visible yet): nothing may be written; the dispatcher hands the whole batch back with the
-   * counted unregistered backoff (notes §1.9).
+   * counted unregistered backoff (docs/replay-rules.md §8).
    */
   | { kind: "deferred" };
 
@@ -246,7 +247,7 @@ export function failTurn(
 /**
  * A failure (poison) for an execution that continued as new but whose successor never became
  * visible: recorded on that execution, after its OrchestrationContinuedAsNew, which ends the
- * instance, so later inputs are dropped instead of waiting forever (notes §1.9 rule 4).
+ * instance, so later inputs are dropped instead of waiting forever (docs/replay-rules.md §8).
  */
 function failContinuedAsNew(item: OrchestrationItem, details: ErrorDetails): AckPlan {
   const last = item.history[item.history.length - 1];
@@ -454,7 +455,7 @@ function parentResolution(
   };
 }
 
-/** Execution metadata derived from the delta, up to its first terminal event (notes §1.8). */
+/** Execution metadata derived from the delta, up to its first terminal event (docs/replay-rules.md §7). */
 export function metadataFromDelta(delta: readonly Event[]): ExecutionMetadata {
   const metadata: ExecutionMetadata = {};
   for (const e of delta) {

@@ -70,7 +70,7 @@ export function createRunningInstance(provider: Provider, instance: string, pare
 }
 
 /**
- * The catalogue's create_multi_execution_instance: executions 1…n, each acked with its own
+ * The fixture create_multi_execution_instance (docs/validation.md): executions 1…n, each acked with its own
  * OrchestrationStarted; 1…n−1 end ContinuedAsNew and n ends `last` (Completed, or Running).
  */
 export async function createMultiExecutionInstance(

@@ -57,10 +57,10 @@ export function startedWrittenBy(
 }
 
 /**
- * The catalogue's "seed at version v": enqueue a start, fetch until this instance comes up (other
- * instances' turns are kept locked and abandoned, ignoring the attempt, afterwards), then ack an
- * OrchestrationStarted written by v with v as the pinned version and a "ping" for the instance in
- * the same ack, so it is fetchable again at once.
+ * The fixture "seed at version v" (docs/validation.md): enqueue a start, fetch until this instance
+ * comes up (other instances' turns are kept locked and abandoned, ignoring the attempt,
+ * afterwards), then ack an OrchestrationStarted written by v with v as the pinned version and a
+ * "ping" for the instance in the same ack, so it is fetchable again at once.
  */
 export async function seedAtVersion(provider: Provider, instance: string, version: string): Promise<void> {
   await provider.enqueueForOrchestrator(startItem(instance), null);
@@ -204,7 +204,7 @@ async function pokeAndFetch(provider: Provider, instance: string): Promise<Fetch
   return fetched;
 }
 
-/** The catalogue's KV "turn": poke, fetch, ack `events` as `executionId` with default metadata. */
+/** The fixture "KV turn": poke, fetch, ack `events` as `executionId` with default metadata. */
 export async function kvTurn(
   provider: Provider,
   instance: string,

@@ -1,9 +1,9 @@
 /**
  * Shared vocabulary of the validation suite: work item and event builders with duroxide's wire shapes,
- * the catalogue's standard fixtures (start item, create_instance, poke) and assertion helpers.
+ * the standard fixtures (start item, create_instance, poke; docs/validation.md) and assertion helpers.
  *
  * Every builder returns a fresh object, so tests may mutate what they get. Defaults follow the
- * catalogue: orchestration "TestOrch", version "1.0.0", input "{}", execution 1.
+ * standard fixtures: orchestration "TestOrch", version "1.0.0", input "{}", execution 1.
  */
 
 import type {
@@ -71,7 +71,7 @@ export interface StartItemOptions {
   parentId?: number | null;
 }
 
-/** The catalogue's "start item": StartOrchestration{TestOrch, "{}", "1.0.0", execution 1}. */
+/** The fixture "start item": StartOrchestration{TestOrch, "{}", "1.0.0", execution 1}. */
 export function startItem(instance: string, options: StartItemOptions = {}): WorkItem {
   return {
     StartOrchestration: {
@@ -206,7 +206,7 @@ export function subOrchFailed(
   };
 }
 
-/** The catalogue's "poke": an ExternalRaised{name "poke"} so an instance can be fetched again. */
+/** The fixture "poke": an ExternalRaised{name "poke"} so an instance can be fetched again. */
 export function pokeItem(instance: string): WorkItem {
   return externalRaised(instance, "poke", "{}");
 }
@@ -674,7 +674,7 @@ export function ack(provider: Provider, lockToken: string, options: AckOptions =
 }
 
 /**
- * The catalogue's create_instance: enqueue a start, fetch (30 s lock), ack OrchestrationStarted at
+ * The fixture create_instance: enqueue a start, fetch (30 s lock), ack OrchestrationStarted at
  * event 1 with metadata {TestOrch, 1.0.0}. The execution stays Running.
  */
 export async function createInstance(provider: Provider, instance: string): Promise<void> {

@@ -55,7 +55,7 @@ export {
   registerTagFilteringTests,
 };
 
-/** Category name (as in the catalogue) → the function registering its tests. */
+/** Category name (as in duroxide's suite and docs/validation.md) → the function registering its tests. */
 export const VALIDATION_CATEGORIES: Readonly<Record<string, (factory: ProviderFactory) => void>> = {
   atomicity: registerAtomicityTests,
   instance_creation: registerInstanceCreationTests,
@@ -80,7 +80,7 @@ export const VALIDATION_CATEGORIES: Readonly<Record<string, (factory: ProviderFa
 };
 
 export interface ValidationSuiteOptions {
-  /** Register only these categories (catalogue names, e.g. "atomicity"); default: all. */
+  /** Register only these categories (category names, e.g. "atomicity"); default: all. */
   categories?: string[];
 }
 

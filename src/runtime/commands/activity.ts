@@ -1,5 +1,5 @@
 /**
- * Activities (runtime notes §3.1, §3.3, §3.4): `ActivityScheduled` records the call (name, input,
+ * Activities (docs/replay-rules.md §13.1): `ActivityScheduled` records the call (name, input,
  * session and tag are compared during replay), an `ActivityExecute` work item sends it to a worker,
  * and the worker's `ActivityCompleted` / `ActivityFailed` message becomes the completion event. A
  * failure that is not an application error (configuration, infrastructure, poison) fails the turn

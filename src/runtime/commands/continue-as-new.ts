@@ -1,5 +1,5 @@
 /**
- * Continue-as-new (runtime notes §3.13): the code yields a task that ends the execution. The turn
+ * Continue-as-new (docs/replay-rules.md §13.9): the code yields a task that ends the execution. The turn
  * records `OrchestrationContinuedAsNew` and sends a `ContinueAsNew` item carrying the input, the
  * parent link, the custom status and the queue messages the code never read (at most
  * MAX_CARRY_FORWARD). That item opens the next execution: `OrchestrationStarted` at event 1, then

@@ -1,5 +1,5 @@
 /**
- * Custom status (runtime notes §3.14): `setCustomStatus` / `resetCustomStatus` act at once and
+ * Custom status (docs/replay-rules.md §13.10): `setCustomStatus` / `resetCustomStatus` act at once and
  * record `CustomStatusUpdated`; replay checks only that a status update is there (the value may
  * legitimately differ between runs).
  */

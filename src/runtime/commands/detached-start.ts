@@ -1,5 +1,5 @@
 /**
- * Fire-and-forget starts (`startOrchestration`, runtime notes §3.9): `OrchestrationChained` records
+ * Fire-and-forget starts (`startOrchestration`, docs/replay-rules.md §13.6): `OrchestrationChained` records
  * the start (name, instance and input are compared during replay) and a `StartOrchestration` item
  * without a parent link creates the instance. The task resolves at once with null, so the code goes
  * on in the same turn; the start is sent even when that turn finishes the execution.

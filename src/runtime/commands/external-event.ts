@@ -1,5 +1,5 @@
 /**
- * Waiting for an external event (`waitForEvent`, runtime notes §3.6): `ExternalSubscribed` records
+ * Waiting for an external event (`waitForEvent`, docs/replay-rules.md §13.3): `ExternalSubscribed` records
  * the wait; every `ExternalRaised` message becomes an `ExternalEvent`, delivered only to a wait
  * already subscribed at that point of history (the first live one for its name), else kept and
  * never delivered. A dropped wait owes an `ExternalSubscribedCancelled` breadcrumb.

@@ -1,5 +1,5 @@
 /**
- * The instance's KV store (runtime notes §3.15): writes act at once on the turn's KV map and
+ * The instance's KV store (docs/replay-rules.md §13.11): writes act at once on the turn's KV map and
  * record `KeyValueSet` / `KeyValueCleared` / `KeyValuesCleared`; replay compares key and value
  * (not the write time, which a replayed write takes from its event, so prune decisions replay too).
  */

@@ -1,6 +1,6 @@
 /**
- * Persistent queues (`dequeueEvent` / `enqueueEvent`, runtime notes §3.7): `ExternalSubscribedPersistent`
- * records a dequeue; every `QueueMessage` becomes an `ExternalEventPersistent` arrival, kept FIFO per
+ * Persistent queues (`dequeueEvent` / `enqueueEvent`, docs/replay-rules.md §13.4):
+ * `ExternalSubscribedPersistent` records a dequeue; every `QueueMessage` becomes an `ExternalEventPersistent` arrival, kept FIFO per
  * queue and handed to live dequeues in bind order, whichever came first. Unread arrivals survive
  * continue-as-new (continue-as-new.ts carries them). A dropped dequeue owes an
  * `ExternalSubscribedPersistentCancelled` breadcrumb.

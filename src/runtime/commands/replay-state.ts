@@ -19,7 +19,7 @@ export class ReplayState {
 
   constructor(
     /**
-     * The rules for dropped subscriptions, from the execution's stamp (semver.ts, notes §2.5).
+     * The rules for dropped subscriptions, from the execution's stamp (semver.ts, docs/replay-rules.md §9).
      * "fixed": a dropped wait or dequeue leaves matching the moment it is dropped. "legacy"
      * (stamped below 0.1.31): it keeps its place until its cancellation breadcrumb is applied,
      * and a raised event may reach a wait the code emitted but history has not bound yet.

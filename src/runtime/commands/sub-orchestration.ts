@@ -1,5 +1,5 @@
 /**
- * Sub-orchestrations (runtime notes §3.8): `SubOrchestrationScheduled` records the child (name and
+ * Sub-orchestrations (docs/replay-rules.md §13.5): `SubOrchestrationScheduled` records the child (name and
  * input are compared during replay; the stored id is `sub::…` for an auto-named child), a
  * `StartOrchestration` item with the parent link creates it, and the child's final turn answers
  * with `SubOrchCompleted` / `SubOrchFailed`, which become the completion event. A non-application

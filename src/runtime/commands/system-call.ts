@@ -1,5 +1,5 @@
 /**
- * System calls (runtime notes §3.12): `utcNow`, `newGuid` and `getValueFromInstance`, recorded as
+ * System calls (docs/replay-rules.md §13.8): `utcNow`, `newGuid` and `getValueFromInstance`, recorded as
  * activities under duroxide's reserved names so histories stay compatible. utcNow and newGuid are
  * decided in the turn and recorded at once as a completed activity (a replay reads the same value
  * without a worker round trip); getValueFromInstance is a real activity run by a worker.

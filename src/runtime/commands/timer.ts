@@ -1,5 +1,5 @@
 /**
- * Durable timers (runtime notes §3.5): `TimerCreated` records the deadline (the runtime's clock
+ * Durable timers (docs/replay-rules.md §13.2): `TimerCreated` records the deadline (the runtime's clock
  * plus the delay, when the action is new; replay compares only that it is a timer), a delayed
  * `TimerFired` work item comes back as the `TimerFired` completion. A timer that loses a race is
  * not cancelled: its firing is recorded later and ignored.
