@@ -79,16 +79,27 @@ export class ActivityContext {
   }
 
   traceInfo(message: string): void {
-    this.logger.info(this.prefix(message));
+    this.logger.info(this.prefix(message), this.logFields());
   }
   traceWarn(message: string): void {
-    this.logger.warn(this.prefix(message));
+    this.logger.warn(this.prefix(message), this.logFields());
   }
   traceError(message: string): void {
-    this.logger.error(this.prefix(message));
+    this.logger.error(this.prefix(message), this.logFields());
   }
   traceDebug(message: string): void {
-    this.logger.debug(this.prefix(message));
+    this.logger.debug(this.prefix(message), this.logFields());
+  }
+
+  /** The fields of this activity's log lines (docs/observability.md "Structured logs"). */
+  private logFields() {
+    return {
+      instanceId: this.instanceId,
+      executionId: this.executionId,
+      orchestrationName: this.orchestrationName,
+      activityId: this.activityId,
+      activityName: this.activityName,
+    };
   }
 
   private prefix(message: string): string {

@@ -6,7 +6,7 @@ export { type ClockReading, type ClockStatus, measureClockSkew } from "./clock-g
 export { displayError, TaskFailedError, WaitTimeoutError } from "./errors.ts";
 export { PayloadError } from "./json.ts";
 export { DEFAULT_LIMITS, LimitError, type PayloadLimits } from "./limits.ts";
-export { consoleLogger, type Logger } from "./logger.ts";
+export { consoleLogger, type FieldsFirstLogger, fieldsFirst, type LogFields, type Logger } from "./logger.ts";
 export type { RuntimeMetrics } from "./metrics.ts";
 export type { RuntimeOptions, TagFilterOption } from "./options.ts";
 export {
@@ -32,3 +32,6 @@ export {
   type Settled,
   type TaskLike,
 } from "./tasks.ts";
+export type { TraceCarrier } from "./telemetry/context-propagation.ts";
+export { METRIC } from "./telemetry/metrics.ts";
+export { ATTR as TELEMETRY_ATTRIBUTES, INSTRUMENTATION_NAME } from "./telemetry/tracer.ts";

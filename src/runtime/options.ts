@@ -7,6 +7,7 @@ import { type PayloadLimits, resolveLimits } from "./limits.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import type { LogLevel } from "./orchestration-context.ts";
 import { compareSemver, defaultCapabilityFilter, parseSemver } from "./semver.ts";
+import { RuntimeTelemetry } from "./telemetry/runtime-telemetry.ts";
 import { type LogFormat, parseLogFormat } from "./tracing.ts";
 
 /** duroxide-node's tag filter spellings, or the provider's TagFilter itself. */
@@ -83,6 +84,11 @@ export interface RuntimeOptions {
   maxClockSkewMs?: number;
   /** How often the clock is compared with the database's. Default 5 000 ms. */
   clockCheckIntervalMs?: number;
+  /**
+   * The `pg_durable.queue.depth` gauge reads the store at most this often (collections in between
+   * report the last reading). Default 10 000 ms; see docs/observability.md.
+   */
+  queueDepthIntervalMs?: number;
 }
 
 export interface ResolvedOptions {
@@ -111,6 +117,9 @@ export interface ResolvedOptions {
   clock: () => number;
   maxClockSkewMs: number;
   clockCheckIntervalMs: number;
+  queueDepthIntervalMs: number;
+  /** Spans, metrics and trace-context stamping (OpenTelemetry API; no-ops without an SDK). */
+  telemetry: RuntimeTelemetry;
 }
 
 /** `providerClock`: the provider's own clock, the default of `clock`. */
@@ -164,6 +173,8 @@ export function resolveOptions(o: RuntimeOptions = {}, providerClock?: () => num
     clock: o.clock ?? providerClock ?? Date.now,
     maxClockSkewMs: 0, // derived from the lock settings below unless given
     clockCheckIntervalMs: int(o.clockCheckIntervalMs, 5000, "clockCheckIntervalMs", 10),
+    queueDepthIntervalMs: int(o.queueDepthIntervalMs, 10_000, "queueDepthIntervalMs"),
+    telemetry: new RuntimeTelemetry(),
   };
   resolved.maxClockSkewMs = int(
     o.maxClockSkewMs,

@@ -100,8 +100,14 @@ export function parseLogFormat(value: string, what = "logFormat"): LogFormat {
   throw new RangeError(`${what} must be one of ${LOG_FORMATS.join(", ")}; got '${value}'`);
 }
 
-/** One log line in `style` (no trailing newline). */
-export function formatLogLine(level: LogLevel, message: string, style: LineStyle, now = new Date()): string {
+/** One log line in `style` (no trailing newline); `fields` are written by the JSON format only. */
+export function formatLogLine(
+  level: LogLevel,
+  message: string,
+  style: LineStyle,
+  now = new Date(),
+  fields?: Readonly<Record<string, unknown>>,
+): string {
   const service = style.serviceName ?? "pg-durable";
   const LEVEL = level.toUpperCase();
   switch (style.format) {
@@ -118,9 +124,22 @@ export function formatLogLine(level: LogLevel, message: string, style: LineStyle
         "service.name": service,
         ...(style.serviceVersion ? { "service.version": style.serviceVersion } : {}),
         message,
+        ...definedFields(fields),
       });
   }
 }
+
+/** The fields that have a value; the line's own keys (timestamp, level, message…) win. */
+function definedFields(fields: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!fields) return out;
+  for (const [key, value] of Object.entries(fields)) {
+    if (value !== undefined && !RESERVED_KEYS.has(key)) out[key] = value;
+  }
+  return out;
+}
+
+const RESERVED_KEYS = new Set(["timestamp", "level", "service.name", "service.version", "message"]);
 
 function versionSuffix(style: LineStyle): string {
   return style.serviceVersion ? `@${style.serviceVersion}` : "";
