@@ -14,6 +14,7 @@ import { consoleLogger, type Logger } from "../runtime/logger.ts";
 import { PostgresAdmin } from "./admin.ts";
 import { toProviderError } from "./errors.ts";
 import * as orchestrations from "./orchestration-store.ts";
+import { PostgresWakeups } from "./postgres-wakeups.ts";
 import { checkConnection, checkSchema } from "./schema-check.ts";
 import { SqlFunctions } from "./sql.ts";
 import type {
@@ -29,10 +30,10 @@ import type {
   SessionFetchConfig,
   SystemStats,
   TagFilter,
+  WorkFetch,
   WorkItem,
 } from "./types.ts";
-import { orchestrationFetchProfile, type WaiterProfile, workFetchProfile } from "./wakeup-routing.ts";
-import { type WakeToken, WakeupListener, type WakeupQueue } from "./wakeups.ts";
+import { WakeupListener, type WakeupQueue } from "./wakeups.ts";
 import * as workers from "./worker-queue.ts";
 
 export interface PostgresProviderOptions {
@@ -72,18 +73,17 @@ export interface PostgresProviderOptions {
   /** The clock passed to every SQL function as p_now_ms. Default Date.now. */
   clock?: () => number;
   /**
-   * Long polling: an empty fetch waits up to its pollTimeoutMs for work, woken by LISTEN/NOTIFY
-   * (one extra connection per provider, opened on first use). Default true. With false, fetches
-   * return at once and the caller polls.
+   * Wake-ups (`provider.wakeups`, docs/architecture.md "Wake-ups"): idle dispatcher slots wait for
+   * LISTEN/NOTIFY (one extra connection per provider, opened on first use), and an empty fetch
+   * with a pollTimeoutMs waits up to that long for work. Default true. With false the provider has
+   * no wake-ups: fetches return at once, runtimes poll every dispatcherMinPollIntervalMs and
+   * clients re-read with a backoff.
    */
   longPoll?: boolean;
 }
 
 /** A long poll whose clock moves this far against the monotonic clock returns to its caller. */
 const CLOCK_STEP_MS = 50;
-
-/** Even with no notification, an idle long poll re-checks the store this often. */
-const MAX_IDLE_WAIT_MS = 5_000;
 
 export const PROVIDER_NAME = "pg-durable";
 export const PROVIDER_VERSION = "0.1.0";
@@ -94,7 +94,9 @@ export class PostgresProvider implements Provider {
   private readonly sql: SqlFunctions;
   private readonly ownsPool: boolean;
   private readonly admin: PostgresAdmin;
-  private readonly wakeups: WakeupListener | null;
+  private readonly listener: WakeupListener | null;
+  /** How idle dispatcher slots and waiting clients are woken; undefined with `longPoll: false`. */
+  readonly wakeups: PostgresWakeups | undefined;
   private readonly logger: Pick<Logger, "warn">;
   private readonly checksSchema: boolean;
   private readonly connectionTimeoutMs: number;
@@ -117,10 +119,13 @@ export class PostgresProvider implements Provider {
           ...(options.applicationName ? { application_name: options.applicationName } : {}),
         }
       : (pool.options as pg.ClientConfig);
-    this.wakeups =
+    this.listener =
       (options.longPoll ?? true)
         ? new WakeupListener(listenConfig, schema, (message) => this.logger.warn(message))
         : null;
+    this.wakeups = this.listener
+      ? new PostgresWakeups(this.listener, (queue) => this.untilNextWakeup(queue))
+      : undefined;
   }
 
   /** Create a provider from a connection string or an existing pool, migrating on request. */
@@ -190,7 +195,7 @@ export class PostgresProvider implements Provider {
     // else may hold the event loop, and Node would exit with this promise unsettled (exit code 13).
     const keepAlive = setInterval(() => {}, 60_000);
     try {
-      await this.wakeups?.close();
+      await this.listener?.close();
       if (this.ownsPool) await this.pool.end();
     } finally {
       clearInterval(keepAlive);
@@ -203,7 +208,7 @@ export class PostgresProvider implements Provider {
    * listener connects on the first long poll), or "off" (longPoll: false).
    */
   wakeupMode(): "off" | "connecting" | "listen" | "polling" {
-    return this.wakeups?.mode() ?? "off";
+    return this.listener?.mode() ?? "off";
   }
 
   /**
@@ -214,60 +219,53 @@ export class PostgresProvider implements Provider {
     return this.sql.usesNamedStatements ? "named" : "unnamed";
   }
 
-  /** Make every fetch that is waiting for work return now (used at shutdown). */
+  /**
+   * Make every fetch that is long-polling (pollTimeoutMs) return now. The runtime does not need
+   * it: its slots wait through `wakeups` with the shutdown's abort signal.
+   */
   interruptWaits(): void {
-    this.wakeups?.interruptWaits();
+    this.listener?.interruptWaits();
   }
 
   /**
-   * Run `fetch`; while it finds nothing and pollTimeoutMs allows, sleep until woken (a
-   * notification of `queue` that `profile` — what this fetch can take — accepts, the next delayed
-   * row or lock expiry) and fetch again. A wake-up this fetch could not use is passed on to
-   * another waiter rather than dropped (wakeups.ts).
+   * Run `fetch`; while it finds nothing and pollTimeoutMs allows, wait as an idle dispatcher slot
+   * does (`wakeups`: a notification of work `what` can take, the next delayed row or lock expiry)
+   * and fetch again.
    */
   private async longPoll<T>(
-    queue: WakeupQueue,
+    what: WorkFetch,
     pollTimeoutMs: number,
-    profile: WaiterProfile,
     fetch: () => Promise<T | null>,
   ): Promise<T | null> {
-    const wakeups = this.wakeups;
-    if (!wakeups || !(pollTimeoutMs > 0)) return await fetch();
+    const listener = this.listener;
+    if (!listener || !this.wakeups || !(pollTimeoutMs > 0)) return await fetch();
     const deadline = Date.now() + pollTimeoutMs;
-    const interruptions = wakeups.interruptionCount();
+    const interruptions = listener.interruptionCount();
     const clockOffset = this.sql.now() - performance.now();
-    let wokenBy: WakeToken | null = null;
-    try {
-      for (;;) {
-        const seen = wakeups.generation(queue);
-        // The caller checked its clock before this call: if the clock stepped since, let it check
-        // again rather than judge locks with the stepped clock (docs/clocks.md).
-        if (Math.abs(this.sql.now() - performance.now() - clockOffset) > CLOCK_STEP_MS) return null;
-        const found = await fetch();
-        if (found !== null) {
-          wokenBy = null; // used
-          return found;
-        }
-        wakeups.passOn(wokenBy);
-        wokenBy = null;
-        const remaining = deadline - Date.now();
-        if (remaining <= 0 || wakeups.interruptionCount() !== interruptions) return null;
-        const now = this.sql.now();
-        const row = await this.sql.callOne<{ next_wakeup_at: number | null }>("long_poll", "next_wakeup_at", [
-          queue,
-          now,
-        ]);
-        const untilNext = row?.next_wakeup_at == null ? Number.POSITIVE_INFINITY : row.next_wakeup_at - now;
-        wokenBy = await wakeups.waitForChange(
-          queue,
-          seen,
-          Math.min(remaining, untilNext, MAX_IDLE_WAIT_MS),
-          profile,
-        );
+    const waiter = this.wakeups.workWaiter();
+    for (;;) {
+      // The caller checked its clock before this call: if the clock stepped since, let it check
+      // again rather than judge locks with the stepped clock (docs/clocks.md).
+      if (Math.abs(this.sql.now() - performance.now() - clockOffset) > CLOCK_STEP_MS) {
+        waiter.release();
+        return null;
       }
-    } finally {
-      wakeups.passOn(wokenBy); // a fetch that failed (or a clock step) must not swallow its wake-up either
+      const found = await waiter.fetch(what, fetch);
+      if (found !== null) return found;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || listener.interruptionCount() !== interruptions) return null;
+      await waiter.wait(remaining);
     }
+  }
+
+  /** Milliseconds until `queue`'s next delayed row or lock expiry (+Infinity: none pending). */
+  private async untilNextWakeup(queue: WakeupQueue): Promise<number> {
+    const now = this.sql.now();
+    const row = await this.sql.callOne<{ next_wakeup_at: number | null }>("long_poll", "next_wakeup_at", [
+      queue,
+      now,
+    ]);
+    return row?.next_wakeup_at == null ? Number.POSITIVE_INFINITY : row.next_wakeup_at - now;
   }
 
   name(): string {
@@ -282,7 +280,7 @@ export class PostgresProvider implements Provider {
 
   async enqueueForOrchestrator(item: WorkItem, delayMs: number | null): Promise<void> {
     await orchestrations.enqueueForOrchestrator(this.sql, item, delayMs);
-    if (!delayMs) this.wakeups?.enqueuedLocally("orch");
+    if (!delayMs) this.listener?.enqueuedLocally("orch");
   }
 
   fetchOrchestrationItem(
@@ -291,7 +289,7 @@ export class PostgresProvider implements Provider {
     filter: DispatcherCapabilityFilter | null,
   ): Promise<FetchedOrchestrationItem | null> {
     if (filter && filter.supportedDuroxideVersions.length === 0) return Promise.resolve(null); // matches nothing
-    return this.longPoll("orch", pollTimeoutMs, orchestrationFetchProfile(filter), () =>
+    return this.longPoll({ queue: "orchestrator", filter }, pollTimeoutMs, () =>
       orchestrations.fetchOrchestrationItem(this.sql, lockTimeoutMs, 0, filter),
     );
   }
@@ -314,8 +312,13 @@ export class PostgresProvider implements Provider {
       metadata,
       cancelledActivities,
     });
-    if (workerItems.length > 0) this.wakeups?.enqueuedLocally("work");
-    if (orchestratorItems.length > 0) this.wakeups?.enqueuedLocally("orch");
+    if (workerItems.length > 0) this.listener?.enqueuedLocally("work");
+    if (orchestratorItems.length > 0) this.listener?.enqueuedLocally("orch");
+    // A client of this provider object waiting on the instance re-reads it now.
+    const instance = historyDelta[0]?.instance_id;
+    if (instance !== undefined && changesWhatClientsWaitFor(historyDelta, metadata)) {
+      this.wakeups?.instanceChanged(instance);
+    }
   }
 
   abandonOrchestrationItem(lockToken: string, delayMs: number | null, ignoreAttempt: boolean): Promise<void> {
@@ -330,7 +333,7 @@ export class PostgresProvider implements Provider {
 
   async enqueueForWorker(item: WorkItem): Promise<void> {
     await workers.enqueueForWorker(this.sql, item);
-    this.wakeups?.enqueuedLocally("work");
+    this.listener?.enqueuedLocally("work");
   }
 
   fetchWorkItem(
@@ -340,19 +343,19 @@ export class PostgresProvider implements Provider {
     tagFilter: TagFilter,
   ): Promise<FetchedWorkItem | null> {
     if (tagFilter.kind === "none") return Promise.resolve(null); // an orchestrator-only node
-    return this.longPoll("work", pollTimeoutMs, workFetchProfile(session, tagFilter), async () => {
+    return this.longPoll({ queue: "worker", session, tagFilter }, pollTimeoutMs, async () => {
       const found = await workers.fetchWorkItem(this.sql, lockTimeoutMs, 0, session, tagFilter);
       // Remember who claimed a session, so a wake-up for it is passed on to that fetch (wakeups.ts).
       const claimed =
         found && "ActivityExecute" in found.item ? found.item.ActivityExecute.session_id : undefined;
-      if (claimed && session) this.wakeups?.sessionFetched(claimed, session.ownerId);
+      if (claimed && session) this.listener?.sessionFetched(claimed, session.ownerId);
       return found;
     });
   }
 
   async ackWorkItem(lockToken: string, completion: WorkItem | null): Promise<void> {
     await workers.ackWorkItem(this.sql, lockToken, completion);
-    if (completion) this.wakeups?.enqueuedLocally("orch");
+    if (completion) this.listener?.enqueuedLocally("orch");
   }
 
   renewWorkItemLock(lockToken: string, extendForMs: number): Promise<void> {
@@ -427,4 +430,16 @@ export class PostgresProvider implements Provider {
       throw toProviderError("databaseTimeMs", error);
     }
   }
+}
+
+/** Whether an ack changes what Client waits for: the status, the custom status or a KV value. */
+function changesWhatClientsWaitFor(delta: readonly Event[], metadata: ExecutionMetadata): boolean {
+  if (metadata.status) return true;
+  return delta.some(
+    (e) =>
+      e.type === "CustomStatusUpdated" ||
+      e.type === "KeyValueSet" ||
+      e.type === "KeyValueCleared" ||
+      e.type === "KeyValuesCleared",
+  );
 }

@@ -430,6 +430,56 @@ export interface Provider {
   now?(): number;
   /** The database server's own clock (epoch ms), read in one cheap round trip, to measure skew. */
   databaseTimeMs?(): Promise<number>;
+
+  /**
+   * Wake-ups (optional): how an idle dispatcher slot or a waiting client learns that something
+   * changed instead of polling (docs/architecture.md, "Wake-ups"). A provider without them is
+   * polled: dispatchers fetch every `dispatcherMinPollIntervalMs` (passing their long-poll timeout
+   * to the fetch, which may wait inside the provider), clients re-read with a backoff.
+   */
+  readonly wakeups?: ProviderWakeups;
+}
+
+/** The fetch a wake-up is for: its queue and what it can take (so a wake-up reaches a fetch that can use it). */
+export type WorkFetch = OrchestratorFetch | WorkerFetch;
+export type OrchestratorFetch = { queue: "orchestrator"; filter: DispatcherCapabilityFilter | null };
+export type WorkerFetch = { queue: "worker"; session: SessionFetchConfig | null; tagFilter: TagFilter };
+
+export interface ProviderWakeups {
+  /** The wake-ups of one fetching loop (a dispatcher slot): see WorkWaiter. */
+  workWaiter(): WorkWaiter;
+  /**
+   * Start watching `instance` for a change of its status, custom status or KV; read it after
+   * this call, then wait only if the read did not show what you wanted.
+   */
+  watchInstance(instance: string): InstanceWatch;
+}
+
+/**
+ * One fetching loop's wake-ups, used in turn: fetch() (returns at once with what the store has),
+ * then, when it found nothing, wait(). Work that arrives while the fetch runs ends the wait that
+ * follows at once, so nothing is missed between a look and a wait.
+ */
+export interface WorkWaiter {
+  /**
+   * Run `fetch`, a fetch that can take what `what` says, noting first where the queue stands. A
+   * wake-up that ended the previous wait but that this fetch could not use goes on to another
+   * waiting fetch that can.
+   */
+  fetch<T>(what: WorkFetch, fetch: () => Promise<T | null>): Promise<T | null>;
+  /**
+   * After an empty fetch: resolve when work that fetch can take may have arrived (enqueued
+   * anywhere, or a delayed row or lock expiry falling due), after at most `ms`, or when `signal`
+   * aborts. It may end sooner (that only costs a fetch).
+   */
+  wait(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export interface InstanceWatch {
+  /** Resolve on a change of the instance, after `ms`, or when `signal` aborts; ends the watch. */
+  wait(ms: number, signal?: AbortSignal): Promise<void>;
+  /** End the watch without waiting (the read showed what was wanted). */
+  cancel(): void;
 }
 
 export interface ProviderAdmin {

@@ -1,12 +1,14 @@
 /**
- * Long-poll wake-ups: one LISTEN connection per provider, on the channels the store's triggers
- * notify when orchestrator or worker work arrives (migrations/0013_wakeup_notifications.sql).
+ * The LISTEN listener behind PostgresProvider's wake-ups (postgres-wakeups.ts): one LISTEN
+ * connection per provider, on the channels the store's triggers notify when orchestrator or worker
+ * work arrives (migrations/0013_wakeup_notifications.sql).
  *
- * A fetch that finds nothing sleeps until a notification of its queue, the next delayed row or
- * lock expiry, or its deadline, whichever comes first, then fetches again. Waits are keyed on a
- * per-queue generation counter read *before* the fetch, so a notification that lands while the
- * fetch runs is never missed. While the LISTEN connection is down, waits are cut to a short
- * polling interval until it reconnects: polling covers the gap.
+ * A fetch that finds nothing sleeps until a notification of its queue, the deadline its waiter
+ * gives (the next delayed row or lock expiry, the caller's timeout), or its signal, whichever comes
+ * first, then fetches again. Waits are keyed on a per-queue generation counter read *before* the
+ * fetch, so a notification that lands while the fetch runs is never missed. While the LISTEN
+ * connection is down, waits are cut to a short polling interval until it reconnects: polling
+ * covers the gap.
  *
  * A wake-up must reach a fetch that can take the work (wakeup-routing.ts): a worker notification
  * says what arrived (how many items, their tag, session and session owner), and only waiting
@@ -101,6 +103,11 @@ export class WakeupListener {
     return this.connected ? "listen" : "connecting";
   }
 
+  /** close() was called: waits return at once. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Current generation of a queue; also makes sure the listener is (being) connected. */
   generation(queue: WakeupQueue): number {
     this.ensureConnected();
@@ -109,30 +116,34 @@ export class WakeupListener {
 
   /**
    * Wait until this waiter is woken, the queue's generation has already moved past `seen`
-   * (a notification arrived while the caller was fetching), `ms` pass, or waits are interrupted.
-   * `profile` says which wake-ups this fetch can use. Returns the wake-up that ended the wait,
-   * if one did: when the fetch that follows finds nothing, hand it to passOn().
+   * (a notification arrived while the caller was fetching), `ms` pass, `signal` aborts, or waits
+   * are interrupted. `profile` says which wake-ups this fetch can use. Returns the wake-up that
+   * ended the wait, if one did: when the fetch that follows finds nothing, hand it to passOn().
    */
   async waitForChange(
     queue: WakeupQueue,
     seen: number,
     ms: number,
     profile: WaiterProfile = ANY_FETCH,
+    signal?: AbortSignal,
   ): Promise<WakeToken | null> {
     const limit = this.connected
       ? ms
       : Math.min(ms, this.listenUnavailable ? POLLING_FALLBACK_MS : DISCONNECTED_POLL_MS);
-    if (limit <= 0 || this.generations[queue] !== seen || this.closed) return null;
+    if (limit <= 0 || this.generations[queue] !== seen || this.closed || signal?.aborted) return null;
     return await new Promise<WakeToken | null>((resolve) => {
       const waiter: Waiter = {
         profile,
         wake: (token) => {
           clearTimeout(timer);
+          signal?.removeEventListener("abort", interrupted);
           this.waiters[queue].delete(waiter);
           resolve(token);
         },
       };
-      const timer = setTimeout(() => waiter.wake(null), limit);
+      const interrupted = () => waiter.wake(null);
+      const timer = setTimeout(interrupted, limit);
+      signal?.addEventListener("abort", interrupted, { once: true });
       this.waiters[queue].add(waiter);
     });
   }

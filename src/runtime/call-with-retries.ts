@@ -6,8 +6,8 @@
  * An ack retries for as long as its lock is held (`retries` as a function), not a fixed count:
  * giving up while the lock still holds throws finished work away for nothing.
  */
+import { sleep } from "./abortable.ts";
 import { type HeldLock, isRetryable } from "./lock-renewal.ts";
-import { sleep } from "./notifier.ts";
 
 export type CallOutcome<T> =
   | { kind: "ok"; value: T }

@@ -2,9 +2,10 @@
  * Client: starts orchestrations, sends them events, reads their status and KV, waits for them,
  * and passes management calls through to the provider's admin capability.
  *
- * Waiting never hot-polls: waitForOrchestration/waitForStatusChange poll the store with a backoff
- * (10 ms doubling up to `maxPollIntervalMs`, default 250 ms) and, when a runtime in this process
- * uses the same provider object, are woken at once by its acks.
+ * Waiting never hot-polls: waitForOrchestration/waitForStatusChange/waitForValue re-read the store
+ * with a backoff (10 ms doubling up to `maxPollIntervalMs`, default 250 ms) and, when the provider
+ * has wake-ups (Provider.wakeups), are woken as soon as it sees the instance change (PostgresProvider:
+ * an ack through the same provider object).
  */
 import type {
   DeleteInstanceResult,
@@ -14,6 +15,7 @@ import type {
   InstanceFilter,
   InstanceInfo,
   InstanceTree,
+  InstanceWatch,
   Provider,
   ProviderAdmin,
   PruneOptions,
@@ -23,6 +25,7 @@ import type {
   SystemStats,
   WorkItem,
 } from "../provider/types.ts";
+import { sleep } from "./abortable.ts";
 import { displayError, WaitTimeoutError } from "./errors.ts";
 import { fromJson, toJson } from "./json.ts";
 import {
@@ -32,7 +35,8 @@ import {
   type PayloadLimits,
   resolveLimits,
 } from "./limits.ts";
-import { type Notifier, notifierFor } from "./notifier.ts";
+import { traceFields } from "./telemetry/context-propagation.ts";
+import { inSpan, startClientSpan } from "./telemetry/tracer.ts";
 
 interface StatusCommon {
   /** Latest custom status (null when never set or reset). */
@@ -64,7 +68,6 @@ export interface ClientOptions {
 }
 
 export class Client {
-  private readonly notifier: Notifier;
   private readonly maxPollIntervalMs: number;
   private readonly limits: PayloadLimits;
 
@@ -72,7 +75,6 @@ export class Client {
     private readonly provider: Provider,
     options: ClientOptions = {},
   ) {
-    this.notifier = notifierFor(provider);
     this.maxPollIntervalMs = options.maxPollIntervalMs ?? 250;
     this.limits = resolveLimits(options.limits);
   }
@@ -94,17 +96,22 @@ export class Client {
     checkId(orchestrationName, "orchestration name");
     if (version !== null && version !== undefined) checkName(version, "orchestration version");
     const encoded = toJson(input, `input of orchestration '${orchestrationName}'`, this.limits);
-    await this.send({
-      StartOrchestration: {
-        instance: instanceId,
-        orchestration: orchestrationName,
-        input: encoded,
-        version: version || null,
-        parent_instance: null,
-        parent_id: null,
-        execution_id: 1,
-      },
-    });
+    // The start span's context rides in the work item: every turn and activity descends from it.
+    const span = startClientSpan(instanceId, orchestrationName, version || null);
+    await inSpan(span, () =>
+      this.send({
+        StartOrchestration: {
+          instance: instanceId,
+          orchestration: orchestrationName,
+          input: encoded,
+          version: version || null,
+          parent_instance: null,
+          parent_id: null,
+          execution_id: 1,
+          ...traceFields(span),
+        },
+      }),
+    );
   }
 
   /** Raise an event; delivered to a waitForEvent(name) that is already waiting. */
@@ -187,7 +194,7 @@ export class Client {
   ): Promise<OrchestrationStatus> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const waiter = this.notifier.arm(`instance:${instanceId}`);
+      const waiter = this.watch(instanceId);
       const change = await this.provider.getCustomStatus(instanceId, lastSeenVersion).catch(() => null);
       const status = await this.getStatus(instanceId);
       if (change || status.status === "Completed" || status.status === "Failed") {
@@ -219,7 +226,7 @@ export class Client {
   async waitForValue(instanceId: string, key: string, timeoutMs = 30_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (let delay = 10; ; delay = Math.min(delay * 2, this.maxPollIntervalMs)) {
-      const waiter = this.notifier.arm(`instance:${instanceId}`);
+      const waiter = this.watch(instanceId);
       const value = await this.provider.getKvValue(instanceId, key);
       if (value !== null) {
         waiter.cancel();
@@ -283,8 +290,13 @@ export class Client {
   // --- internals ------------------------------------------------------------------------------
 
   private async send(item: WorkItem): Promise<void> {
+    // The provider wakes a dispatcher slot (its wake-ups, or the slots' next poll).
     await this.provider.enqueueForOrchestrator(item, null);
-    this.notifier.notify("orchestrator");
+  }
+
+  /** Watch `instanceId` before reading it; without provider wake-ups, waits just sleep. */
+  private watch(instanceId: string): InstanceWatch {
+    return this.provider.wakeups?.watchInstance(instanceId) ?? SLEEP_ONLY;
   }
 
   private admin(): ProviderAdmin {
@@ -294,7 +306,7 @@ export class Client {
     return admin;
   }
 
-  /** Poll with backoff (woken early in-process) until `done` holds; null on timeout. */
+  /** Poll with backoff (woken early by the provider's wake-ups) until `done` holds; null on timeout. */
   private async waitUntil(
     instanceId: string,
     timeoutMs: number,
@@ -302,7 +314,7 @@ export class Client {
   ): Promise<Exclude<OrchestrationStatus, { status: "NotFound" }> | null> {
     const deadline = Date.now() + timeoutMs;
     for (let delay = 10; ; delay = Math.min(delay * 2, this.maxPollIntervalMs)) {
-      const waiter = this.notifier.arm(`instance:${instanceId}`);
+      const waiter = this.watch(instanceId);
       const status = await this.getStatus(instanceId);
       if (done(status) && status.status !== "NotFound") {
         waiter.cancel();
@@ -317,6 +329,9 @@ export class Client {
     }
   }
 }
+
+/** The watch of a provider without wake-ups: the client re-reads after each backoff. */
+const SLEEP_ONLY: InstanceWatch = { wait: sleep, cancel: () => {} };
 
 /** Status from the latest execution's history: its terminal event, else Running, else NotFound. */
 export function statusFromHistory(history: readonly Event[], custom: StatusCommon): OrchestrationStatus {

@@ -1,9 +1,9 @@
 /**
  * The orchestration dispatcher: `orchestrationConcurrency` slots, each looping fetch → turn → ack
- * (runtime notes §1.1–§1.2, contract §7.13). Every fetched item leaves through exactly one ack or
- * abandon; a turn's lock is renewed while it runs.
+ * (docs/replay-rules.md §1–§2, docs/store-contract.md §10). Every fetched item leaves through
+ * exactly one ack or abandon; a turn's lock is renewed while it runs.
  */
-import type { ErrorDetails, FetchedOrchestrationItem, Provider, WorkItem } from "../provider/types.ts";
+import type { ErrorDetails, FetchedOrchestrationItem, Provider } from "../provider/types.ts";
 import { rememberOrchestration } from "./activity-orchestration.ts";
 import { callWithRetries, whileHeld } from "./call-with-retries.ts";
 import type { ClockGuard } from "./clock-guard.ts";
@@ -13,12 +13,12 @@ import { minimalFailurePlan, storable } from "./last-resort-failure.ts";
 import { turnLimitViolation } from "./limits.ts";
 import { HeldLock, startRenewal, unregisteredBackoffMs } from "./lock-renewal.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
-import type { Notifier } from "./notifier.ts";
 import { type ResolvedOptions, renewalIntervalMs } from "./options.ts";
 import { resolveParentExecution } from "./parent-link.ts";
 import { PollLoops } from "./poll-loop.ts";
 import type { OrchestrationRegistry } from "./registry.ts";
 import { ENGINE_VERSION, filterAccepts, parseSemver } from "./semver.ts";
+import { orchestrationLogFields } from "./telemetry/log-fields.ts";
 import { type AckPlan, dropBatch, failTurn, planTurn, type TurnOutcomeKind } from "./turn.ts";
 
 /** An ack is retried while the turn's lock is held, stopping this long before its local expiry. */
@@ -33,7 +33,6 @@ export interface DispatcherDeps {
   provider: Provider;
   registry: OrchestrationRegistry;
   options: ResolvedOptions;
-  notifier: Notifier;
   metrics: RuntimeMetrics;
   /** Whether this runtime's clock agrees with the database's: no leases are taken otherwise. */
   clockGuard: ClockGuard;
@@ -43,7 +42,6 @@ export interface DispatcherDeps {
 
 export class OrchestrationDispatcher {
   private readonly slots: PollLoops;
-  private readonly timerWakeups = new Set<NodeJS.Timeout>();
   /** The lock each fetched item holds, as known locally (for renewals and ack retries). */
   private readonly locks = new WeakMap<FetchedOrchestrationItem, HeldLock>();
 
@@ -55,12 +53,10 @@ export class OrchestrationDispatcher {
     const { provider, options, metrics } = this.deps;
     this.slots.start(options.orchestrationConcurrency, () => ({
       call: "fetchOrchestrationItem",
-      channel: "orchestrator",
-      fetch: async () => {
-        const fetched = await provider.fetchOrchestrationItem(
-          options.orchestratorLockTimeoutMs,
-          options.longPollTimeoutMs,
-          options.capabilityFilter,
+      next: () => ({ queue: "orchestrator", filter: options.capabilityFilter }),
+      fetch: async (what, pollTimeoutMs) => {
+        const fetched = await options.telemetry.timeFetch("orchestrator", () =>
+          provider.fetchOrchestrationItem(options.orchestratorLockTimeoutMs, pollTimeoutMs, what.filter),
         );
         if (fetched) this.locks.set(fetched, new HeldLock(options.orchestratorLockTimeoutMs));
         return fetched;
@@ -69,7 +65,10 @@ export class OrchestrationDispatcher {
       counted: () => {
         metrics.orchDispatcherItemsFetched++;
       },
-      process: (fetched) => this.process(fetched),
+      process: async (fetched) => {
+        await this.process(fetched);
+        return null;
+      },
       crashed: (fetched, error) => `turn of ${fetched.item.instance} crashed: ${errorMessage(error)}`,
     }));
   }
@@ -77,15 +76,6 @@ export class OrchestrationDispatcher {
   /** Resolves when every slot has exited (after the stop signal). */
   async drained(): Promise<void> {
     await this.slots.drained();
-  }
-
-  stopTimers(): void {
-    for (const t of this.timerWakeups) clearTimeout(t);
-    this.timerWakeups.clear();
-  }
-
-  private get stopping(): boolean {
-    return this.deps.stopSignal.aborted;
   }
 
   private async process(fetched: FetchedOrchestrationItem): Promise<void> {
@@ -99,17 +89,22 @@ export class OrchestrationDispatcher {
       return;
     }
 
+    const turn = options.telemetry.beginTurn(fetched);
     const renewal = startRenewal(
       renewalIntervalMs(options.orchestratorLockTimeoutMs, options.orchestratorLockRenewalBufferMs),
       () => provider.renewOrchestrationItemLock(lockToken, options.orchestratorLockTimeoutMs),
       (error) => {
         this.deps.clockGuard.recheck(); // a lost lock may mean our clock moved
-        options.logger.warn(`lost the lock on ${item.instance} during a turn: ${errorMessage(error)}`);
+        options.logger.warn(
+          `lost the lock on ${item.instance} during a turn: ${errorMessage(error)}`,
+          orchestrationLogFields(item),
+        );
       },
       { lock: this.locks.get(fetched), mayRenew: () => this.deps.clockGuard.agrees },
     );
     try {
       if (attemptCount > options.maxAttempts) {
+        turn.settle("poisoned");
         await this.poison(fetched);
         return;
       }
@@ -125,16 +120,20 @@ export class OrchestrationDispatcher {
         decision = planTurn(item, {
           registry: this.deps.registry,
           clock: options.clock,
-          trace: (instance, level, message) => options.logger[level](`[${instance}] ${message}`),
+          trace: (instance, level, message) =>
+            options.logger[level](`[${instance}] ${message}`, orchestrationLogFields(item)),
         });
       } catch (error) {
         // An engine bug must not wedge the instance: back off and let attempts run out into poison.
-        options.logger.error(`turn of ${item.instance} crashed: ${errorMessage(error)}`);
+        options.logger.error(
+          `turn of ${item.instance} crashed: ${errorMessage(error)}`,
+          orchestrationLogFields(item),
+        );
         await this.abandon(lockToken, HISTORY_ERROR_DELAY_MS, false);
         return;
       }
       if (decision.kind === "deferred") {
-        // The admission window (notes §1.9): the execution continued as new and its successor's
+        // The admission window (docs/replay-rules.md §8): the execution continued as new and its successor's
         // start is not visible yet. Acking would lose these inputs; hand the whole batch back,
         // counted, so a start that never appears ends in poison instead of waiting forever.
         const delay = unregisteredBackoffMs(
@@ -166,16 +165,22 @@ export class OrchestrationDispatcher {
       // retry would only break the same limit again).
       const violation = turnLimitViolation(item, decision.plan, options.limits);
       if (violation !== null) {
-        options.logger.warn(`turn of ${item.instance} breaks a limit: ${violation}`);
+        options.logger.warn(
+          `turn of ${item.instance} breaks a limit: ${violation}`,
+          orchestrationLogFields(item),
+        );
         const failure = failTurn(item, this.deps.registry, {
           Application: { kind: "OrchestrationFailed", message: violation, retryable: false },
         });
+        turn.planned(failure, "failed");
         await this.ack(fetched, failure, "failed");
         return;
       }
+      turn.planned(decision.plan, decision.outcome);
       await this.ack(fetched, decision.plan, decision.outcome);
     } finally {
       renewal.stop();
+      turn.end();
     }
   }
 
@@ -235,7 +240,10 @@ export class OrchestrationDispatcher {
       };
       plan = failTurn(item, this.deps.registry, details);
     }
-    this.deps.options.logger.error(`poisoned ${item.instance} after ${attemptCount} attempts`);
+    this.deps.options.logger.error(
+      `poisoned ${item.instance} after ${attemptCount} attempts`,
+      orchestrationLogFields(item),
+    );
     await this.ack(fetched, plan, "failed", true);
   }
 
@@ -250,7 +258,7 @@ export class OrchestrationDispatcher {
       const minimal = minimalFailurePlan(item, attemptCount, options.maxAttempts, reason);
       await this.commit(lockToken, minimal);
       options.logger.error(`${item.instance} ended with a minimal failure record: ${reason}`);
-      this.afterAck(item.instance, minimal, "failed");
+      this.afterAck(minimal, "failed");
       return;
     } catch (error) {
       reason = `${reason}; minimal record refused too: ${errorMessage(error)}`;
@@ -295,7 +303,7 @@ export class OrchestrationDispatcher {
     );
     switch (committed.kind) {
       case "ok":
-        this.afterAck(item.instance, plan, outcome);
+        this.afterAck(plan, outcome);
         return;
       case "exhausted":
         // Nothing is lost by replaying the turn later: it is a pure function of history + batch.
@@ -320,7 +328,7 @@ export class OrchestrationDispatcher {
         try {
           await resolveParentExecution(this.deps.provider, failure);
           await this.commit(lockToken, failure);
-          this.afterAck(item.instance, failure, "failed");
+          this.afterAck(failure, "failed");
         } catch (error) {
           if (lastResort && !isLockLost(error)) await this.endAnyway(fetched, message);
           else await this.abandon(lockToken, FAILED_ACK_ABANDON_MS, false);
@@ -331,14 +339,16 @@ export class OrchestrationDispatcher {
   }
 
   private commit(lockToken: string, plan: AckPlan): Promise<void> {
-    return this.deps.provider.ackOrchestrationItem(
-      lockToken,
-      plan.executionId,
-      plan.delta,
-      plan.workerItems,
-      plan.orchestratorItems,
-      plan.metadata,
-      plan.cancelledActivities,
+    return this.deps.options.telemetry.timeAck("orchestrator", () =>
+      this.deps.provider.ackOrchestrationItem(
+        lockToken,
+        plan.executionId,
+        plan.delta,
+        plan.workerItems,
+        plan.orchestratorItems,
+        plan.metadata,
+        plan.cancelledActivities,
+      ),
     );
   }
 
@@ -350,9 +360,13 @@ export class OrchestrationDispatcher {
     }
   }
 
-  /** Wake whoever waits for what this ack produced, in this process. */
-  private afterAck(instance: string, plan: AckPlan, outcome: TurnOutcomeKind): void {
-    const { notifier, metrics } = this.deps;
+  /**
+   * Count what this ack did. Waking whoever waits for what it produced is the provider's business
+   * (Provider.wakeups).
+   */
+  private afterAck(plan: AckPlan, outcome: TurnOutcomeKind): void {
+    const { metrics } = this.deps;
+    this.deps.options.telemetry.turnCommitted(plan, outcome);
     if (plan.delta.some((e) => e.type === "OrchestrationStarted")) metrics.orchStarts++;
     if (outcome === "completed") metrics.orchCompletions++;
     if (outcome === "failed" || outcome === "cancelled") {
@@ -367,25 +381,6 @@ export class OrchestrationDispatcher {
     }
     if (outcome === "continuedAsNew") metrics.orchContinueAsNew++;
     metrics.suborchestrationCalls += plan.delta.filter((e) => e.type === "SubOrchestrationScheduled").length;
-
-    if (plan.workerItems.length > 0) notifier.notify("worker");
-    if (plan.orchestratorItems.some((w) => !("TimerFired" in w))) notifier.notify("orchestrator");
-    for (const w of plan.orchestratorItems) if ("TimerFired" in w) this.wakeAt(w);
-    if (plan.metadata.status || plan.delta.some((e) => e.type === "CustomStatusUpdated")) {
-      notifier.notify(`instance:${instance}`);
-    }
-  }
-
-  /** A timer this runtime scheduled: wake an idle slot when it is due. */
-  private wakeAt(item: WorkItem): void {
-    if (!("TimerFired" in item) || this.stopping) return;
-    const delay = Math.max(0, item.TimerFired.fire_at_ms - this.deps.options.clock()) + 2;
-    const handle = setTimeout(() => {
-      this.timerWakeups.delete(handle);
-      this.deps.notifier.notify("orchestrator");
-    }, delay);
-    handle.unref?.();
-    this.timerWakeups.add(handle);
   }
 }
 

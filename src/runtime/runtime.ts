@@ -16,7 +16,6 @@ import type { ActivityContext } from "./activity-context.ts";
 import { Client } from "./client.ts";
 import { ClockGuard, type ClockStatus } from "./clock-guard.ts";
 import { emptyMetrics, type RuntimeMetrics } from "./metrics.ts";
-import { notifierFor } from "./notifier.ts";
 import { type ResolvedOptions, type RuntimeOptions, resolveOptions } from "./options.ts";
 import type { OrchestrationContext } from "./orchestration-context.ts";
 import { SYSCALL_GET_KV, SYSCALL_NEW_GUID, SYSCALL_UTC_NOW } from "./orchestration-context.ts";
@@ -153,12 +152,10 @@ export class Runtime {
     }
     if (this.state !== "new") throw new Error(`runtime cannot start: it is ${this.state}`);
     this.state = "running";
-    const notifier = notifierFor(this.provider);
     this.orchestrationDispatcher = new OrchestrationDispatcher({
       provider: this.provider,
       registry: this.orchestrations,
       options: this.options,
-      notifier,
       metrics: this.metrics,
       clockGuard: this.clockGuard,
       stopSignal: this.stopController.signal,
@@ -167,7 +164,6 @@ export class Runtime {
       provider: this.provider,
       registry: this.activities,
       options: this.options,
-      notifier,
       metrics: this.metrics,
       sessions: new SessionTracker(),
       nodeId: this.nodeId,
@@ -186,6 +182,7 @@ export class Runtime {
     this.clockGuard.start();
     this.orchestrationDispatcher.start();
     this.workerDispatcher.start();
+    this.options.telemetry.observeQueueDepths(this.provider, this.options.queueDepthIntervalMs);
   }
 
   /**
@@ -203,12 +200,11 @@ export class Runtime {
 
   private async stop(timeoutMs: number): Promise<ShutdownOutcome> {
     this.state = "stopping";
+    // Idle slots wait on the provider's wake-ups with this signal: they exit at once.
     this.stopController.abort();
-    // A provider that long-polls may offer a way to end its waits now (PostgresProvider does).
-    (this.provider as { interruptWaits?: () => void }).interruptWaits?.();
     this.sessionMaintenance?.stop();
-    this.orchestrationDispatcher?.stopTimers();
     this.clockGuard.stop();
+    this.options.telemetry.stop();
     const drained = Promise.all([this.orchestrationDispatcher?.drained(), this.workerDispatcher?.drained()]);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
@@ -237,7 +233,7 @@ export class Runtime {
     return outcome;
   }
 
-  /** A client over the same provider (woken in-process by this runtime's acks). */
+  /** A client over the same provider (its waits are woken by the provider's wake-ups, when it has them). */
   client(): Client {
     return new Client(this.provider);
   }

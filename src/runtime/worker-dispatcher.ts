@@ -1,10 +1,17 @@
 /**
  * The worker dispatcher: `workerConcurrency` slots, each looping fetch → run the activity → ack
- * its completion (runtime notes §5). While an activity runs its lock is renewed; a renewal that
+ * its completion (docs/replay-rules.md §12). While an activity runs its lock is renewed; a renewal that
  * fails for good means the orchestration no longer wants the result (or another worker took the
  * item over), which aborts the activity's signal.
  */
-import type { ActivityExecuteItem, FetchedWorkItem, Provider, WorkItem } from "../provider/types.ts";
+import type {
+  ActivityExecuteItem,
+  FetchedWorkItem,
+  Provider,
+  WorkerFetch,
+  WorkItem,
+} from "../provider/types.ts";
+import { sleep } from "./abortable.ts";
 import { ActivityContext } from "./activity-context.ts";
 import { orchestrationOf } from "./activity-orchestration.ts";
 import { callWithRetries, whileHeld } from "./call-with-retries.ts";
@@ -13,11 +20,11 @@ import { errorMessage } from "./errors.ts";
 import { fromJson, toJson } from "./json.ts";
 import { HeldLock, startRenewal, unregisteredBackoffMs } from "./lock-renewal.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
-import { type Notifier, sleep } from "./notifier.ts";
 import { type ResolvedOptions, renewalIntervalMs } from "./options.ts";
 import { PollLoops } from "./poll-loop.ts";
 import type { ActivityRegistry } from "./registry.ts";
 import type { SessionTracker } from "./sessions.ts";
+import { activityLogFields } from "./telemetry/log-fields.ts";
 
 const OVER_CAPACITY_DELAY_MS = 100;
 const FAILED_ACK_ABANDON_MS = 100;
@@ -31,7 +38,6 @@ export interface WorkerDeps {
   provider: Provider;
   registry: ActivityRegistry;
   options: ResolvedOptions;
-  notifier: Notifier;
   metrics: RuntimeMetrics;
   sessions: SessionTracker;
   nodeId: string;
@@ -64,18 +70,18 @@ export class WorkerDispatcher {
       const ownerId = options.workerNodeId ?? workerId;
       return {
         call: "fetchWorkItem",
-        channel: "worker",
-        fetch: async () => {
+        next: () => ({
+          queue: "worker",
           // At the session cap a slot takes only items outside sessions (or of sessions it holds).
-          const session =
+          session:
             sessions.distinct >= options.maxSessionsPerRuntime
               ? null
-              : { ownerId, lockTimeoutMs: options.sessionLockTimeoutMs };
-          const fetched = await provider.fetchWorkItem(
-            options.workerLockTimeoutMs,
-            options.longPollTimeoutMs,
-            session,
-            options.workerTagFilter,
+              : { ownerId, lockTimeoutMs: options.sessionLockTimeoutMs },
+          tagFilter: options.workerTagFilter,
+        }),
+        fetch: async (what: WorkerFetch, pollTimeoutMs: number) => {
+          const fetched = await options.telemetry.timeFetch("worker", () =>
+            provider.fetchWorkItem(options.workerLockTimeoutMs, pollTimeoutMs, what.session, what.tagFilter),
           );
           return fetched && { fetched, lock: new HeldLock(options.workerLockTimeoutMs) };
         },
@@ -83,7 +89,10 @@ export class WorkerDispatcher {
         counted: () => {
           metrics.workerDispatcherItemsFetched++;
         },
-        process: ({ fetched, lock }) => this.execute(fetched, workerId, lock),
+        process: async ({ fetched, lock }) => {
+          await this.execute(fetched, workerId, lock);
+          return null;
+        },
         crashed: ({ fetched }, error) =>
           `work item ${fetched.lockToken} crashed its worker slot: ${errorMessage(error)}`,
       };
@@ -133,8 +142,10 @@ export class WorkerDispatcher {
 
     if (attemptCount > options.maxAttempts) {
       metrics.activityPoison++;
+      options.telemetry.activityPoisoned();
       options.logger.error(
         `poisoned activity ${a.name}#${a.id} of ${a.instance} after ${attemptCount} attempts`,
+        activityLogFields(a),
       );
       await this.complete(lockToken, lock, {
         ActivityFailed: {
@@ -168,6 +179,7 @@ export class WorkerDispatcher {
       );
       options.logger.warn(
         `activity '${a.name}' is not registered here; ${a.instance} retries it in ${delay}ms (attempt ${attemptCount}/${options.maxAttempts})`,
+        activityLogFields(a),
       );
       await provider.abandonWorkItem(lockToken, delay, false).catch(() => {});
       return;
@@ -203,10 +215,13 @@ export class WorkerDispatcher {
     );
 
     type Settled = { kind: "ok"; value: unknown } | { kind: "error"; error: unknown };
-    const settled: Promise<Settled> = (async () => fn(ctx, fromJson(a.input)))().then(
-      (value) => ({ kind: "ok", value }),
-      (error: unknown) => ({ kind: "error", error }),
-    );
+    const activity = options.telemetry.beginActivity(a, attemptCount, workerId);
+    const settled: Promise<Settled> = activity
+      .run(async () => fn(ctx, fromJson(a.input)))
+      .then(
+        (value) => ({ kind: "ok", value }),
+        (error: unknown) => ({ kind: "error", error }),
+      );
     const force = this.deps.forceSignal;
     let onForce = () => {};
     const interrupted = new Promise<"cancelled" | "forced">((resolve) => {
@@ -218,6 +233,7 @@ export class WorkerDispatcher {
 
     try {
       const first = await Promise.race([settled, interrupted]);
+      activity.settled(first);
       if (first === "forced") {
         // Shutdown ran out of time: give the item back at once, without counting the attempt.
         controller.abort(new Error("runtime shutting down"));
@@ -243,6 +259,7 @@ export class WorkerDispatcher {
           };
           metrics.activitySuccess++;
         } catch (error) {
+          activity.settled({ kind: "error", error });
           completion = this.failure(identity, errorMessage(error));
         }
       } else {
@@ -252,6 +269,7 @@ export class WorkerDispatcher {
     } finally {
       renewal.stop();
       force.removeEventListener("abort", onForce);
+      activity.end();
     }
   }
 
@@ -277,18 +295,18 @@ export class WorkerDispatcher {
    * would judge the lock wrongly: the ack waits for it to agree while the lock lasts.
    */
   private async complete(lockToken: string, lock: HeldLock, completion: WorkItem): Promise<void> {
-    const { provider, options, notifier, metrics, clockGuard, forceSignal } = this.deps;
+    const { provider, options, metrics, clockGuard, forceSignal } = this.deps;
     await clockGuard.waitUntilAgreed(forceSignal, lock.remainingMs() - ACK_LOCK_MARGIN_MS);
     const outcome = await callWithRetries(
-      () => provider.ackWorkItem(lockToken, completion),
+      () => options.telemetry.timeAck("worker", () => provider.ackWorkItem(lockToken, completion)),
       // Until the lock runs out, or shutdown runs out of time (the item then returns on expiry).
       (delay) => !forceSignal.aborted && whileHeld(lock, ACK_LOCK_MARGIN_MS)(delay),
       () => metrics.providerErrors++,
     );
     if (outcome.kind !== "ok" && outcome.kind !== "exhausted") clockGuard.recheck();
-    if (outcome.kind === "ok") {
-      notifier.notify("orchestrator");
-    } else if (outcome.kind === "unknown") {
+    // A committed completion wakes an orchestration slot through the provider's wake-ups.
+    if (outcome.kind === "ok") return;
+    if (outcome.kind === "unknown") {
       options.logger.warn(
         `ackWorkItem outcome unknown after a lost connection (${errorMessage(outcome.error)}); the item returns if it did not commit`,
       );

@@ -7,8 +7,10 @@
  * (or 4 s for the two 2 s activities) per stalled step before the fix.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { PostgresProvider } from "../../src/provider/postgres-provider.ts";
+import { Client } from "../../src/runtime/client.ts";
 import type { RuntimeOptions } from "../../src/runtime/options.ts";
-import type { Runtime } from "../../src/runtime/runtime.ts";
+import { Runtime } from "../../src/runtime/runtime.ts";
 import { createHarness, type Harness, sleep } from "./harness.ts";
 
 /** The defaults a new user gets (the harness's FAST settings would hide a stall). */
@@ -158,5 +160,77 @@ describe("wake-ups for work enqueued together", () => {
     const { ms, output } = await timeRun("pair-1", "Pair");
     expect((output as { ok: number }[]).map((r) => r.ok)).toEqual([1, 2]);
     expect(ms).toBeLessThan(3_500);
+  });
+});
+
+describe("the provider's wake-ups are the runtime's only ones", () => {
+  it("fires a 1 s timer on time while idle slots wait up to 5 s (next_wakeup_at, no dispatcher timers)", async () => {
+    const [rt] = await startRuntimes("wake_timer", { orchestrationConcurrency: 2 });
+    rt!.registerOrchestration("Nap", function* (ctx) {
+      yield ctx.scheduleTimer(1_000);
+      return "rested";
+    });
+    await startIdle([rt!]);
+    const { ms, output } = await timeRun("nap-1", "Nap");
+    expect(output).toBe("rested");
+    expect(ms).toBeGreaterThanOrEqual(1_000);
+    expect(ms).toBeLessThan(1_000 + PROMPT_MS);
+  });
+
+  it("wakes a client whose re-read backoff has grown long as soon as the instance completes", async () => {
+    const [rt] = await startRuntimes("wake_client", {});
+    rt!.registerActivity("Slow", async () => {
+      await sleep(2_600);
+      return "done";
+    });
+    rt!.registerOrchestration("SlowOne", function* (ctx) {
+      return yield ctx.scheduleActivity("Slow", null);
+    });
+    await startIdle([rt!]);
+    // Re-reads at 10, 30, 70, … 2 550, then 5 110 ms: without a wake-up the completion at ~2.6 s
+    // would be seen at ~5.1 s.
+    const patient = new Client(h!.provider, { maxPollIntervalMs: 60_000 });
+    const began = Date.now();
+    await h!.client.startOrchestration("slow-1", "SlowOne");
+    const output = await patient.waitForOrchestrationTyped("slow-1", 30_000);
+    expect(output).toBe("done");
+    expect(Date.now() - began).toBeLessThan(4_200);
+  });
+
+  it("shuts an idle runtime down at once although its slots wait up to 5 s", async () => {
+    const [rt] = await startRuntimes("wake_stop", { orchestrationConcurrency: 2, workerConcurrency: 2 });
+    await startIdle([rt!]);
+    const began = Date.now();
+    expect(await rt!.shutdown(5_000)).toBe("drained");
+    expect(Date.now() - began).toBeLessThan(1_000);
+  });
+
+  it("polls a provider without wake-ups (longPoll: false) every minimum poll interval", async () => {
+    h = await createHarness("wake_none");
+    const provider = await PostgresProvider.create({ pool: h.db.pool, schema: h.db.schema, longPoll: false });
+    expect(provider.wakeups).toBeUndefined();
+    const rt = new Runtime(provider, { ...USER_DEFAULTS, dispatcherMinPollIntervalMs: 50 });
+    try {
+      rt.registerActivity("Step", async (_ctx, n: number) => n * 2);
+      rt.registerOrchestration("Twice", function* (ctx) {
+        const a: number = yield ctx.scheduleActivity("Step", 1);
+        const b: number = yield ctx.scheduleActivity("Step", a);
+        return b;
+      });
+      await rt.start();
+      await sleep(200);
+      const client = new Client(provider);
+      const began = Date.now();
+      await client.startOrchestration("twice-1", "Twice");
+      expect(await client.waitForOrchestrationTyped("twice-1", 30_000)).toBe(4);
+      // Five steps (start, two activities, two completions), each found within one 50 ms poll.
+      expect(Date.now() - began).toBeLessThan(PROMPT_MS);
+      const stopping = Date.now();
+      expect(await rt.shutdown(5_000)).toBe("drained");
+      expect(Date.now() - stopping).toBeLessThan(1_000);
+    } finally {
+      await rt.shutdown(1_000);
+      await provider.close();
+    }
   });
 });
