@@ -38,6 +38,13 @@ export interface StressConfig {
   record: string | null;
   /** How long to wait for the server to accept a connection and answer. */
   connectTimeoutSec: number;
+  /**
+   * `--added-latency-ms`: the runtimes and the client reach the server through a TCP proxy that
+   * holds every chunk back this long in each direction, and counts round trips; null: no proxy.
+   */
+  addedLatencyMs: number | null;
+  /** `--trace-calls`: first run one orchestration alone and print its provider calls and round trips. */
+  traceCalls: boolean;
 }
 
 /** Where `--record` without a directory appends: stress/results of the current directory. */
@@ -181,6 +188,18 @@ export function parseStressArgs(argv: readonly string[]): StressConfig {
       positiveInt("--connect-timeout"),
       5,
     )
+    .option(
+      "--added-latency-ms <ms>",
+      "connect the runtimes and the client through a TCP proxy that delays each direction by this " +
+        "much (a round trip gains twice it) and counts round trips per orchestration; 0 counts without delay",
+      positiveInt("--added-latency-ms", 0),
+    )
+    .option(
+      "--trace-calls",
+      "before the measured run, run one orchestration alone and print every provider call and " +
+        "round trip with its time (through the proxy; implies --added-latency-ms 0 unless given)",
+      false,
+    )
     .addHelpText(
       "after",
       "\nExit codes: 0 ok, 1 failure (a correctness violation, nothing completed, an error), 2 usage,\n" +
@@ -214,9 +233,17 @@ export function parseStressArgs(argv: readonly string[]): StressConfig {
     failovers: number;
     record?: string | true;
     connectTimeout: number;
+    addedLatencyMs?: number;
+    traceCalls: boolean;
   }>();
   if (o.failover && !(o.chaos && o.postgresBin))
     program.error("--failover needs --chaos and --postgres-bin (the run starts its own primary and standby)");
+  if (o.failover && (o.addedLatencyMs !== undefined || o.traceCalls))
+    program.error(
+      "--added-latency-ms and --trace-calls cannot be combined with --failover (it has a proxy of its own)",
+    );
+  if (o.traceCalls && o.runtimes > 1)
+    program.error("--trace-calls needs the runtime in this process (--runtimes 1)");
   return {
     scenarios: o.scenario === "all" ? [...SCENARIOS] : [o.scenario as ScenarioName],
     durationSec: o.duration,
@@ -243,6 +270,8 @@ export function parseStressArgs(argv: readonly string[]): StressConfig {
     failovers: o.failovers,
     record: o.record === undefined ? null : resolve(o.record === true ? DEFAULT_RECORD_DIR : o.record),
     connectTimeoutSec: o.connectTimeout,
+    addedLatencyMs: o.addedLatencyMs ?? (o.traceCalls ? 0 : null),
+    traceCalls: o.traceCalls,
   };
 }
 

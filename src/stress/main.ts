@@ -13,6 +13,7 @@ import { Client } from "../runtime/index.ts";
 import type { EmbeddedServer } from "../testing/embedded-postgres.ts";
 import { startCountingActivityExecutions } from "./activity-executions.ts";
 import { measureCommitCeiling } from "./baseline.ts";
+import { CallTrace } from "./call-trace.ts";
 import { Chaos } from "./chaos.ts";
 import { CompletionWatcher } from "./completion-watcher.ts";
 import { parseStressArgs, type StressConfig, usageExitCode } from "./config.ts";
@@ -46,6 +47,7 @@ import {
 } from "./runtime-host.ts";
 import { scenarios } from "./scenarios/index.ts";
 import { startRunServer, stopRunServer } from "./server.ts";
+import { TcpProxy } from "./tcp-proxy.ts";
 import { runWorkload } from "./workload.ts";
 
 /** What a scenario run needs besides its name. */
@@ -64,26 +66,45 @@ async function runScenario(name: string, ctx: RunContext): Promise<ScenarioResul
   const { config, url, adminPool, interruption } = ctx;
   const scenario = scenarios[name]!;
   const schema = `stress_${name.replace(/-/g, "_")}_${Date.now().toString(36)}`;
-  const spec = { url, schema, scenario: name, config, clockSkewMs: config.clockSkewMs };
+  // --added-latency-ms: the runtimes and the client (the store's users) go through the proxy; the
+  // harness (setup, completion watcher, correctness check) connects directly.
+  // Through the proxy, round trips are always tallied by store function; the timeline only on request.
+  const wire = config.addedLatencyMs === null ? null : new CallTrace(config.addedLatencyMs);
+  const trace = config.traceCalls ? wire : null;
+  const proxy =
+    config.addedLatencyMs === null
+      ? null
+      : await TcpProxy.start({
+          target: proxyTarget(url),
+          delayMs: config.addedLatencyMs,
+          delayConnect: true,
+          ...(wire ? { observer: wire } : {}),
+        });
+  const storeUrl = proxy ? viaProxy(url, proxy) : url;
+  const spec = { url: storeUrl, schema, scenario: name, config, clockSkewMs: config.clockSkewMs };
   const host: RuntimeHost =
-    config.runtimes > 1 ? new ChildProcessHost(spec, config.runtimes) : new InProcessHost(spec);
+    config.runtimes > 1
+      ? new ChildProcessHost(spec, config.runtimes)
+      : new InProcessHost(spec, trace ? (p) => trace.traced(p) : undefined);
   let clientProvider: PostgresProvider | null = null;
   let executionLog: Awaited<ReturnType<typeof startCountingActivityExecutions>> | null = null;
   try {
     await migrate(adminPool, schema);
     clientProvider = await PostgresProvider.create({
-      connectionString: url,
+      connectionString: storeUrl,
       schema,
       poolSize: 4,
       applicationName: "pgd-stress-client",
       connectionTimeoutMs: config.connectTimeoutSec * 1000,
     });
-    const client = new Client(clientProvider);
+    const client = new Client(trace ? trace.traced(clientProvider) : clientProvider);
     const watcher = new CompletionWatcher(adminPool, schema);
     // Chaos and skewed-clock runs count duplicate activity executions inside the activity bodies
     // (before the runtimes start: their processes inherit where to log).
     executionLog = config.chaos || config.clockSkewMs !== 0 ? await startCountingActivityExecutions() : null;
     await host.start();
+    if (interruption.interrupted) return null;
+    const traced = trace ? await traceOneOrchestration(scenario, config, client, watcher, trace) : [];
     if (interruption.interrupted) return null;
     console.log(
       `[${name}] schema ${schema}: launching for ${config.durationSec} s with ${config.runtimes} runtime(s)`,
@@ -93,7 +114,11 @@ async function runScenario(name: string, ctx: RunContext): Promise<ScenarioResul
     const chaos = config.chaos ? startChaos(config, url, host, ctx.ownServer) : null;
     const stopChaosOnInterrupt = interruption.onInterrupt(() => void chaos?.stop());
     const audit = config.failover ? storeAuditor(adminPool, schema) : undefined;
+    const roundTripsBefore = proxy?.roundTrips ?? 0;
+    wire?.setTallying(true);
     const outcome = await runWorkloadFor(scenario, config, client, watcher, chaos, host, interruption, audit);
+    wire?.setTallying(false);
+    const roundTrips = proxy ? proxy.roundTrips - roundTripsBefore : null;
     stopChaosOnInterrupt();
     if (chaos) console.log(`chaos: ${chaos.total()} faults injected ${JSON.stringify(chaos.counts())}`);
     const interrupted = interruption.interrupted;
@@ -118,6 +143,10 @@ async function runScenario(name: string, ctx: RunContext): Promise<ScenarioResul
     if (lostWork) console.log(lostWork.line);
 
     const completed = outcome.finished.filter((f) => f.status === "Completed");
+    if (wire && completed.length > 0)
+      console.log(
+        `round trips per completed orchestration, by store function:\n${wire.renderTally(completed.length)}`,
+      );
     const failed: FailureCounts = { infrastructure: 0, configuration: 0, application: 0 };
     for (const f of outcome.finished) {
       if (f.status !== "Failed") continue;
@@ -131,7 +160,7 @@ async function runScenario(name: string, ctx: RunContext): Promise<ScenarioResul
     // An interrupted run is not checked: its unfinished instances would read as violations.
     const correctness = interrupted
       ? { ok: false, violations: [] as string[] }
-      : await checkCorrectness(clientProvider, adminPool, schema, outcome.launched);
+      : await checkCorrectness(clientProvider, adminPool, schema, [...traced, ...outcome.launched]);
     if (!interrupted) {
       for (const id of outcome.stuck)
         correctness.violations.push(`${id}: still running after the drain timeout (stuck)`);
@@ -172,6 +201,7 @@ async function runScenario(name: string, ctx: RunContext): Promise<ScenarioResul
       },
       transactions,
       txPerOrch,
+      ...(roundTrips === null ? {} : { roundTripsPerOrch: roundTrips / n }),
       walBytesPerOrch: walBytes / n,
       clientCpuSec: (cpu.user + cpu.system) / 1e6 + hostUsage.cpuSec,
       peakRssMb: Math.max(process.resourceUsage().maxRSS / 1024, hostUsage.peakRssMb),
@@ -189,10 +219,71 @@ async function runScenario(name: string, ctx: RunContext): Promise<ScenarioResul
     // Runtimes first: the schema can only be dropped once nothing uses it.
     await host.stop().catch((error) => console.error(`stress: stopping the runtimes: ${error.message}`));
     await clientProvider?.close().catch(() => {});
+    await proxy?.close();
     await executionLog?.stop();
     if (config.keep) console.log(`kept schema ${schema}`);
     else await dropSchema(adminPool, schema, interruption.interrupted);
   }
+}
+
+/** Where the proxy forwards to: the server of `url` (a TCP address; a Unix socket cannot be proxied). */
+function proxyTarget(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  if (!host || u.searchParams.has("host"))
+    throw new Error("--added-latency-ms needs a TCP address in the connection string (host and port)");
+  return { host, port: u.port ? Number(u.port) : 5432 };
+}
+
+/** `url` with the proxy's address in place of the server's. */
+function viaProxy(url: string, proxy: TcpProxy): string {
+  const u = new URL(url);
+  u.hostname = proxy.host;
+  u.port = String(proxy.port);
+  return u.toString();
+}
+
+/**
+ * `--trace-calls`: once the runtime idles, start one orchestration alone and print every provider
+ * call and round trip until the store records it finished (after three untraced warm-up runs).
+ * Returns the instance ids it started (the correctness check covers them like the others).
+ */
+async function traceOneOrchestration(
+  scenario: (typeof scenarios)[string],
+  config: StressConfig,
+  client: Client,
+  watcher: CompletionWatcher,
+  trace: CallTrace,
+): Promise<string[]> {
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const runOne = async (id: string) => {
+    const t0 = Date.now();
+    await client.startOrchestration(id, scenario.orchestration, scenario.input(config));
+    // The watcher connects directly, so its polls are not in the trace.
+    while (Date.now() - t0 < 30_000) {
+      const [finished] = await watcher.poll([id]);
+      if (finished) return { finished, t0 };
+      await pause(2);
+    }
+    return { finished: undefined, t0 };
+  };
+  // Warm-up: a cold first run would show statement preparation and compilation, not the path.
+  const base = `${scenario.name}-trace-${Date.now().toString(36)}`;
+  const ids = [`${base}-warmup-1`, `${base}-warmup-2`, `${base}-warmup-3`, base];
+  for (const warmup of ids.slice(0, -1)) await runOne(warmup);
+  await pause(1000); // the dispatchers settle into their idle waits
+  const id = base;
+  trace.start();
+  const { finished, t0 } = await runOne(id);
+  trace.stop();
+  console.log(`\n[${scenario.name}] trace of one orchestration alone (${id}), times from its start:`);
+  console.log(trace.render());
+  console.log(
+    finished
+      ? `${finished.status} ${finished.completedAtMs - t0} ms after the start (store's clock); ${trace.roundTrips()} round trips through the proxy in the window (+${config.addedLatencyMs ?? 0} ms each way)\n`
+      : "not finished within 30 s\n",
+  );
+  return ids;
 }
 
 /** Drop the run's schema; a failure is reported with the statement to run by hand. */
@@ -282,6 +373,7 @@ function configSummary(c: StressConfig) {
     pollIntervalMs: c.pollIntervalMs,
     chaos: c.chaos,
     ...(c.failover ? { failover: c.failover, failovers: c.failovers } : {}),
+    ...(c.addedLatencyMs === null ? {} : { addedLatencyMs: c.addedLatencyMs }),
     workerLockTimeoutMs: c.workerLockTimeoutMs,
   };
 }

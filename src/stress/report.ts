@@ -27,6 +27,8 @@ export interface ScenarioResult {
   latencyMs: { p50: number; p95: number; p99: number; max: number };
   transactions: number;
   txPerOrch: number;
+  /** With `--added-latency-ms`: round trips through the proxy (runtimes and client) per completed orchestration. */
+  roundTripsPerOrch?: number;
   walBytesPerOrch: number;
   clientCpuSec: number;
   peakRssMb: number;
@@ -64,6 +66,7 @@ export function renderTable(results: readonly ScenarioResult[]): string {
       "p95 ms",
       "p99 ms",
       "tx/orch",
+      "RT/orch",
       "WAL KB/orch",
       "ceiling %",
       "CPU s",
@@ -83,6 +86,7 @@ export function renderTable(results: readonly ScenarioResult[]): string {
       fmt(r.latencyMs.p95),
       fmt(r.latencyMs.p99),
       fmt(r.txPerOrch),
+      r.roundTripsPerOrch === undefined ? "-" : fmt(r.roundTripsPerOrch),
       fmt(r.walBytesPerOrch / 1024),
       r.ceilingRatio === null ? "-" : fmt(r.ceilingRatio * 100),
       fmt(r.clientCpuSec),
@@ -142,7 +146,7 @@ export async function appendResults(
   const commit = currentCommit();
   const lines = results.map((r) => {
     const c = r.config;
-    const config = `${c.orchConcurrency}/${c.workerConcurrency}, ${c.maxConcurrent} in flight, ${c.tasks} tasks, ${c.activityDelayMs} ms, ${r.durationSec}s, ${c.runtimes} runtime(s)${r.faults ? `, chaos: ${r.faults.total} faults` : ""}`;
+    const config = `${c.orchConcurrency}/${c.workerConcurrency}, ${c.maxConcurrent} in flight, ${c.tasks} tasks, ${c.activityDelayMs} ms, ${r.durationSec}s, ${c.runtimes} runtime(s)${c.addedLatencyMs === undefined ? "" : `, +${c.addedLatencyMs} ms each way (${fmt(r.roundTripsPerOrch ?? Number.NaN)} RT/orch)`}${r.faults ? `, chaos: ${r.faults.total} faults` : ""}`;
     const failed = r.failed.infrastructure + r.failed.configuration + r.failed.application;
     return `| ${date} | ${commit} | ${r.scenario} | ${config} | ${r.completed} | ${failed} | ${fmt(r.orchPerSec)} | ${fmt(r.activitiesPerSec)} | ${fmt(r.latencyMs.p50)}/${fmt(r.latencyMs.p95)}/${fmt(r.latencyMs.p99)} | ${fmt(r.txPerOrch)} | ${fmt(r.walBytesPerOrch, 0)} | ${r.baselineTps === null ? "-" : fmt(r.baselineTps, 0)} | ${r.ceilingRatio === null ? "-" : fmt(r.ceilingRatio * 100)} | ${fmt(r.peakRssMb, 0)} | ${r.correctness.ok ? "ok" : "FAILED"} |`;
   });

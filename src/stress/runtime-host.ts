@@ -59,9 +59,13 @@ export interface RuntimeSpec {
   clockSkewMs?: number;
 }
 
-/** Build a started-ready Runtime for a scenario (used in-process and by the child entry point). */
+/**
+ * Build a started-ready Runtime for a scenario (used in-process and by the child entry point).
+ * `wrap` sees the provider before the runtime does (`--trace-calls` records its calls).
+ */
 export async function buildRuntime(
   spec: RuntimeSpec,
+  wrap: (provider: PostgresProvider) => PostgresProvider = (p) => p,
 ): Promise<{ runtime: Runtime; provider: PostgresProvider }> {
   const provider = await PostgresProvider.create({
     connectionString: spec.url,
@@ -73,7 +77,7 @@ export async function buildRuntime(
     // Under chaos a starved pool should surface as (retryable) pool timeouts, not only as waits.
     ...(spec.config.chaos ? { connectionTimeoutMs: 2000 } : {}),
   });
-  const runtime = new Runtime(provider, {
+  const runtime = new Runtime(wrap(provider), {
     orchestrationConcurrency: spec.config.orchConcurrency,
     workerConcurrency: spec.config.workerConcurrency,
     dispatcherPollIntervalMs: spec.config.pollIntervalMs,
@@ -85,10 +89,13 @@ export async function buildRuntime(
 
 export class InProcessHost implements RuntimeHost {
   private built?: { runtime: Runtime; provider: PostgresProvider };
-  constructor(private readonly spec: RuntimeSpec) {}
+  constructor(
+    private readonly spec: RuntimeSpec,
+    private readonly wrap?: (provider: PostgresProvider) => PostgresProvider,
+  ) {}
 
   async start(): Promise<void> {
-    this.built = await buildRuntime(this.spec);
+    this.built = await buildRuntime(this.spec, this.wrap);
     await this.built.runtime.start();
   }
 

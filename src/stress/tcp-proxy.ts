@@ -2,7 +2,12 @@
  * A small TCP proxy on node:net: a stable address in front of a server that may move. Failover
  * re-points it at the promoted standby and drops the connections it carried (as a virtual IP or a
  * re-pointed PgBouncer would), so clients reconnect to the new primary at the same address. It can
- * also add latency: every chunk waits `delayMs` in each direction, in order.
+ * also add latency: every chunk waits `delayMs` in each direction, in order (`--added-latency-ms`).
+ *
+ * It counts round trips: each new connection's TCP handshake is one, and so is every client
+ * write burst that follows a server reply (or opens the connection), however many chunks it
+ * arrives in. The store's code never has two requests of one connection in flight, so the count
+ * is the number of times a client waited for the server (docs/benchmarks.md).
  */
 import { createServer, type Server, Socket } from "node:net";
 
@@ -15,14 +20,34 @@ export interface TcpProxyOptions {
   target: ProxyTarget;
   /** Added to every chunk in each direction (so a round trip gains twice this). Default 0. */
   delayMs?: number;
+  /**
+   * Hold a new connection's upstream connect back by a round trip (2 × delayMs), as a TCP
+   * handshake over that distance would (the client's first bytes wait in the proxy). Default false.
+   */
+  delayConnect?: boolean;
   /** Where the proxy listens. Default 127.0.0.1 on a port the kernel picks. */
   host?: string;
   port?: number;
+  /** Sees every chunk a client sends, on arrival (before any delay); for tracing. */
+  observer?: ProxyObserver;
+}
+
+export interface ProxyObserver {
+  /** `startsRoundTrip`: the chunk opens a new write burst (the first since the server last spoke). */
+  /** A client connected (its TCP handshake is a round trip). */
+  opened?(connection: number): void;
+  clientData(connection: number, chunk: Buffer, startsRoundTrip: boolean): void;
+  /** The server sent something on `connection` (on arrival, before any delay). */
+  serverData?(connection: number): void;
+  closed?(connection: number): void;
 }
 
 interface Pair {
+  id: number;
   client: Socket;
   upstream: Socket;
+  /** True until the client writes again after the server last sent something. */
+  serverSpoke: boolean;
 }
 
 export class TcpProxy {
@@ -30,6 +55,13 @@ export class TcpProxy {
   delayMs: number;
   private current: ProxyTarget;
   private readonly pairs = new Set<Pair>();
+  private nextId = 1;
+  private readonly observer: ProxyObserver | undefined;
+  private readonly delayConnect: boolean;
+  /** TCP handshakes plus client write bursts that followed a server reply, all connections. */
+  roundTrips = 0;
+  /** Connections accepted so far. */
+  accepted = 0;
 
   private constructor(
     private readonly server: Server,
@@ -39,6 +71,8 @@ export class TcpProxy {
   ) {
     this.current = { ...options.target };
     this.delayMs = options.delayMs ?? 0;
+    this.observer = options.observer;
+    this.delayConnect = options.delayConnect ?? false;
     server.on("connection", (client) => this.accept(client));
   }
 
@@ -90,8 +124,22 @@ export class TcpProxy {
     // A connection that cannot reach the target is closed at once: the client sees a broken
     // connection and retries, as it would if the server itself refused it.
     const upstream = new Socket();
-    const pair = { client, upstream };
+    const pair: Pair = { id: this.nextId++, client, upstream, serverSpoke: true };
     this.pairs.add(pair);
+    this.accepted++;
+    this.roundTrips++; // the TCP handshake
+    this.observer?.opened?.(pair.id);
+    // Counted on arrival, before any delay; the relays below are separate listeners.
+    client.on("data", (chunk: Buffer) => {
+      const startsRoundTrip = pair.serverSpoke;
+      if (startsRoundTrip) this.roundTrips++;
+      pair.serverSpoke = false;
+      this.observer?.clientData(pair.id, chunk, startsRoundTrip);
+    });
+    upstream.on("data", () => {
+      pair.serverSpoke = true;
+      this.observer?.serverData?.(pair.id);
+    });
     client.setNoDelay(true);
     upstream.setNoDelay(true);
     const close = () => this.closePair(pair);
@@ -101,11 +149,21 @@ export class TcpProxy {
     }
     this.relay(client, upstream);
     this.relay(upstream, client);
-    upstream.connect(this.current.port, this.current.host);
+    const target = this.current;
+    const connect = () => {
+      if (this.pairs.has(pair)) upstream.connect(target.port, target.host);
+    };
+    if (this.delayConnect && this.delayMs > 0) {
+      // The client's first bytes leave only once the handshake is done, then travel as any other.
+      client.pause();
+      upstream.once("connect", () => client.resume());
+      setTimeout(connect, 2 * this.delayMs);
+    } else connect();
   }
 
   private closePair(pair: Pair): void {
     if (!this.pairs.delete(pair)) return;
+    this.observer?.closed?.(pair.id);
     pair.client.destroy();
     pair.upstream.destroy();
   }

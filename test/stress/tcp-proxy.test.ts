@@ -1,7 +1,8 @@
 /**
- * The failover proxy: bytes pass both ways unchanged, each chunk waits the configured delay in each
- * direction, and re-pointing sends new connections to the new target while dropping the ones that
- * still lead to the old one.
+ * The failover and latency proxy: bytes pass both ways unchanged, each chunk waits the configured
+ * delay in each direction (in order, even when the delay is lowered), a client's write burst after
+ * a reply counts as one round trip, and re-pointing sends new connections to the new target while
+ * dropping the ones that still lead to the old one.
  */
 import { createServer, type Server, Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
@@ -92,6 +93,70 @@ describe("TcpProxy", () => {
     const t1 = Date.now();
     expect(await ask(direct, "ping", 6)).toBe("A:ping");
     expect(Date.now() - t1).toBeLessThan(roundTrip);
+  });
+
+  it("keeps byte order when the delay is lowered while a chunk is still held back", async () => {
+    const server = await echoServer("");
+    const proxy = await startProxy(server.port, 200);
+    const socket = await connect(proxy.port);
+    const reply = ask(socket, "first;", 12);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // "first;" is queued in the proxy
+    proxy.delayMs = 0;
+    socket.write("second");
+    expect(await reply).toBe("first;second");
+  });
+
+  it("counts a client's write burst after a reply as one round trip, however many chunks it has", async () => {
+    // Answers once per newline, so every chunk of a line reaches the proxy before any answer.
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      let line = "";
+      socket.on("data", (chunk) => {
+        line += chunk.toString();
+        if (line.endsWith("\n")) {
+          socket.write(`ok:${line}`);
+          line = "";
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    opened.push({
+      close: () => {
+        for (const s of sockets) s.destroy();
+        return new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    });
+    const proxy = await startProxy((server.address() as { port: number }).port);
+    const socket = await connect(proxy.port);
+    const first = ask(socket, "a", 7);
+    socket.write("b");
+    socket.write("c\n");
+    expect(await first).toBe("ok:abc\n");
+    expect(proxy.roundTrips).toBe(2); // the TCP handshake and the burst
+    expect(await ask(socket, "d\n", 5)).toBe("ok:d\n");
+    expect(proxy.roundTrips).toBe(3);
+
+    const other = await connect(proxy.port);
+    expect(await ask(other, "e\n", 5)).toBe("ok:e\n");
+    expect(proxy.roundTrips).toBe(5);
+    expect(proxy.accepted).toBe(2);
+  });
+
+  it("with delayConnect, holds a new connection back by a round trip before its first bytes pass", async () => {
+    const server = await echoServer("A");
+    const proxy = await TcpProxy.start({
+      target: { host: "127.0.0.1", port: server.port },
+      delayMs: 100,
+      delayConnect: true,
+    });
+    opened.push(proxy);
+    const socket = await connect(proxy.port);
+    const t0 = Date.now();
+    expect(await ask(socket, "ping", 6)).toBe("A:ping");
+    // 200 ms handshake, then the request's own 100 ms there and 100 ms back (lower bound only).
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(395);
   });
 
   it("re-points to a new target and drops the connections to the old one", async () => {
