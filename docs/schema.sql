@@ -160,6 +160,16 @@ CREATE TABLE kv_delta (
 
 CREATE INDEX instances_parent_idx ON instances (parent_instance_id) WHERE parent_instance_id IS NOT NULL;
 CREATE INDEX instances_created_idx ON instances (created_at_ms DESC);
+/*
+ * The dashboard's instance list (dashboard_list_instances): keyset pages in created order, with
+ * instance_id as the tie-break (scanned backwards for newest first); the same within one
+ * orchestration name; and instance id prefix search (text_pattern_ops, so LIKE 'prefix%' uses it
+ * whatever the database's collation). None of these columns changes after the insert, so acks'
+ * updates of the instance row stay HOT.
+ */
+CREATE INDEX instances_created_keyset_idx ON instances (created_at_ms, instance_id);
+CREATE INDEX instances_name_created_idx ON instances (orchestration_name, created_at_ms, instance_id);
+CREATE INDEX instances_id_prefix_idx ON instances (instance_id text_pattern_ops);
 
 -- ==== sql/15_indexes/orchestrator_queue.sql ====
 
@@ -174,6 +184,26 @@ CREATE UNIQUE INDEX worker_queue_token_idx ON worker_queue (lock_token) WHERE lo
 CREATE INDEX worker_queue_activity_idx ON worker_queue (instance_id, execution_id, activity_id);
 CREATE INDEX worker_queue_session_idx ON worker_queue (session_id) WHERE session_id IS NOT NULL;
 CREATE INDEX worker_queue_tag_idx ON worker_queue (tag, id) WHERE tag IS NOT NULL;
+
+/*
+ * Fetch-side indexes over rows a fetch can take, so that rows it cannot take (retries hidden by a
+ * delay, leased rows, items of other tags or of sessions held by other owners) are never walked.
+ * A row is "fresh" while it is unleased and visible since its enqueue (visible_at_ms <=
+ * created_at_ms: enqueue and ack insert rows visible at their creation time); fresh rows are served
+ * in id order straight from these indexes. Everything else an unleased row can be is "deferred"
+ * (abandoned: visible_at_ms moved past created_at_ms) and found by visible time; leased rows are
+ * found by lease end once it has passed. fetch_work_item's comment argues why the three sets cover
+ * every takeable row.
+ */
+CREATE INDEX worker_queue_fresh_default_idx ON worker_queue (id)
+  WHERE lock_token IS NULL AND visible_at_ms <= created_at_ms AND session_id IS NULL AND tag IS NULL;
+CREATE INDEX worker_queue_fresh_tagged_idx ON worker_queue (tag, id)
+  WHERE lock_token IS NULL AND visible_at_ms <= created_at_ms AND session_id IS NULL AND tag IS NOT NULL;
+CREATE INDEX worker_queue_fresh_session_idx ON worker_queue (session_id, id)
+  WHERE lock_token IS NULL AND visible_at_ms <= created_at_ms AND session_id IS NOT NULL;
+CREATE INDEX worker_queue_deferred_idx ON worker_queue (visible_at_ms)
+  WHERE lock_token IS NULL AND visible_at_ms > created_at_ms;
+CREATE INDEX worker_queue_lease_end_idx ON worker_queue (locked_until) WHERE lock_token IS NOT NULL;
 
 -- ==== sql/15_indexes/sessions.sql ====
 
@@ -550,6 +580,23 @@ $$;
 
 /*
  * ack_orchestration_item: commit one orchestration turn, all or nothing.
+ *
+ * The turn is one JSON document, p_turn, built and validated by src/provider/turn-document.ts
+ * (buildAckTurn). Every field is named, so two values of the same type cannot be swapped unseen,
+ * and a field missing from the document reads as NULL (an empty list for the lists): a new field
+ * is a change of this body and of the builder, never of this signature. Keys this function does
+ * not read are ignored. Payload texts travel as JSON strings, stored exactly as given.
+ *   execution_id            bigint, required (PD006 when missing)
+ *   events                  [{event_id, event_type, event_data}]     the history delta
+ *   status, output          the execution's new status and output (text)
+ *   orchestration_name, orchestration_version, parent_instance_id    instance metadata (text)
+ *   custom_status_action    'set' | 'clear' | absent; custom_status the text set
+ *   kv_ops                  [{op, key, value, updated_at_ms}]        op: set | clear_key | clear_all
+ *   worker_items            [{work_item, instance_id, execution_id, activity_id, session_id, tag}]
+ *   cancelled_activities    [{instance_id, execution_id, activity_id}]
+ *   orchestrator_items      [{kind, work_item, instance_id, fire_at_ms}]
+ *   pinned_major, pinned_minor, pinned_patch   the engine version pinned on a first turn (integer)
+ *
  *   1. the token must hold an unexpired instance lock (PD001 "Invalid lock token"); the instance
  *      comes from the lock, never from the payloads;
  *   2. with both a name and a version: create the instance row if absent, set name and version,
@@ -557,13 +604,13 @@ $$;
  *   3. create the execution row (Running) if absent;
  *   4. with a pinned version: overwrite the execution's major/minor/patch (the runtime sends it on
  *      an execution's first turn only; no write-once check);
- *   5. current_execution_id := greatest(current, p_execution_id);
+ *   5. current_execution_id := greatest(current, execution_id);
  *   6. append the history delta as given (event_id 0 → PD006; an existing (instance, execution,
  *      event_id) → unique violation, the whole ack rolls back);
  *   7. with a status: set status and output, stamp completed_at for Completed, Failed and
  *      ContinuedAsNew;
- *   8. custom status: p_custom_status_action is what the LAST CustomStatusUpdated event of the
- *      delta asked for ('set' p_custom_status / 'clear'; NULL when the delta has none); either
+ *   8. custom status: custom_status_action is what the LAST CustomStatusUpdated event of the
+ *      delta asked for ('set' custom_status / 'clear'; absent when the delta has none); either
  *      bumps custom_status_version once. Lives on the instance row: a no-op without one;
  *   9. KV: apply the delta's KeyValueSet / KeyValueCleared / KeyValuesCleared in order to
  *      kv_delta (apply_kv_ops); when the execution ends (Completed, Failed, ContinuedAsNew) fold
@@ -579,50 +626,40 @@ $$;
  * Any failure rolls everything back, so the lock is still held by the same token afterwards.
  */
 CREATE OR REPLACE FUNCTION ack_orchestration_item(
-  p_lock_token            text,
-  p_now_ms                bigint,
-  p_execution_id          bigint,
-  p_event_ids             bigint[],
-  p_event_types           text[],
-  p_event_data            text[],
-  p_worker_items          text[],
-  p_worker_instances      text[],
-  p_worker_execution_ids  bigint[],
-  p_worker_activity_ids   bigint[],
-  p_worker_session_ids    text[],
-  p_worker_tags           text[],
-  p_orch_kinds            text[],
-  p_orch_items            text[],
-  p_orch_instances        text[],
-  p_orch_fire_at_ms       bigint[],
-  p_status                text,
-  p_output                text,
-  p_orchestration_name    text,
-  p_orchestration_version text,
-  p_parent_instance_id    text,
-  p_custom_status_action  text,
-  p_custom_status         text,
-  p_kv_ops                text[],
-  p_kv_keys               text[],
-  p_kv_values             text[],
-  p_kv_updated_at_ms      bigint[],
-  p_cancel_instances      text[],
-  p_cancel_execution_ids  bigint[],
-  p_cancel_activity_ids   bigint[],
-  p_pinned_major          integer,
-  p_pinned_minor          integer,
-  p_pinned_patch          integer
+  p_lock_token text,
+  p_now_ms     bigint,
+  p_turn       json
 ) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
   v_instance text := lock_instance_for_token(p_lock_token, p_now_ms, true);
+  t record;
+  v_event_ids bigint[];
+  v_event_types text[];
+  v_event_data text[];
+  v_kv_ops text[];
+  v_kv_keys text[];
+  v_kv_values text[];
+  v_kv_updated_at_ms bigint[];
 BEGIN
+  -- The document's fields, read in one pass (the lists stay JSON until their step).
+  SELECT * INTO t
+    FROM json_to_record(p_turn) AS d(
+           execution_id bigint, status text, output text, orchestration_name text,
+           orchestration_version text, parent_instance_id text, custom_status_action text,
+           custom_status text, pinned_major integer, pinned_minor integer, pinned_patch integer,
+           events json, worker_items json, orchestrator_items json, kv_ops json,
+           cancelled_activities json);
+  IF t.execution_id IS NULL THEN
+    RAISE EXCEPTION 'turn document: execution_id is missing' USING ERRCODE = 'PD006';
+  END IF;
+
   -- 2. Instance row.
-  IF p_orchestration_name IS NOT NULL AND p_orchestration_version IS NOT NULL THEN
+  IF t.orchestration_name IS NOT NULL AND t.orchestration_version IS NOT NULL THEN
     INSERT INTO instances AS i (instance_id, orchestration_name, orchestration_version, current_execution_id,
                                 parent_instance_id, created_at_ms, updated_at_ms)
-    VALUES (v_instance, p_orchestration_name, p_orchestration_version, p_execution_id,
-            p_parent_instance_id, p_now_ms, p_now_ms)
+    VALUES (v_instance, t.orchestration_name, t.orchestration_version, t.execution_id,
+            t.parent_instance_id, p_now_ms, p_now_ms)
     ON CONFLICT (instance_id) DO UPDATE
       SET orchestration_name = EXCLUDED.orchestration_name,
           orchestration_version = EXCLUDED.orchestration_version,
@@ -631,77 +668,89 @@ BEGIN
 
   -- 3. Execution row.
   INSERT INTO executions (instance_id, execution_id, status, started_at_ms)
-  VALUES (v_instance, p_execution_id, 'Running', p_now_ms)
+  VALUES (v_instance, t.execution_id, 'Running', p_now_ms)
   ON CONFLICT (instance_id, execution_id) DO NOTHING;
 
   -- 4. Pinned engine version.
-  IF p_pinned_major IS NOT NULL THEN
+  IF t.pinned_major IS NOT NULL THEN
     UPDATE executions
-       SET duroxide_version_major = p_pinned_major,
-           duroxide_version_minor = COALESCE(p_pinned_minor, 0),
-           duroxide_version_patch = COALESCE(p_pinned_patch, 0)
-     WHERE instance_id = v_instance AND execution_id = p_execution_id;
+       SET duroxide_version_major = t.pinned_major,
+           duroxide_version_minor = COALESCE(t.pinned_minor, 0),
+           duroxide_version_patch = COALESCE(t.pinned_patch, 0)
+     WHERE instance_id = v_instance AND execution_id = t.execution_id;
   END IF;
 
   -- 5. Current execution.
   UPDATE instances
-     SET current_execution_id = GREATEST(current_execution_id, p_execution_id), updated_at_ms = p_now_ms
+     SET current_execution_id = GREATEST(current_execution_id, t.execution_id), updated_at_ms = p_now_ms
    WHERE instance_id = v_instance;
 
   -- 6. History.
-  PERFORM append_history_rows(v_instance, p_execution_id, p_event_ids, p_event_types, p_event_data, p_now_ms);
+  SELECT array_agg(e.event_id ORDER BY e.n), array_agg(e.event_type ORDER BY e.n),
+         array_agg(e.event_data ORDER BY e.n)
+    INTO v_event_ids, v_event_types, v_event_data
+    FROM ROWS FROM (json_to_recordset(t.events) AS (event_id bigint, event_type text, event_data text))
+           WITH ORDINALITY AS e(event_id, event_type, event_data, n);
+  PERFORM append_history_rows(v_instance, t.execution_id, v_event_ids, v_event_types, v_event_data, p_now_ms);
 
   -- 7. Execution status.
-  IF p_status IS NOT NULL THEN
+  IF t.status IS NOT NULL THEN
     UPDATE executions
-       SET status = p_status,
-           output = p_output,
-           completed_at_ms = CASE WHEN p_status IN ('Completed', 'Failed', 'ContinuedAsNew') THEN p_now_ms
+       SET status = t.status,
+           output = t.output,
+           completed_at_ms = CASE WHEN t.status IN ('Completed', 'Failed', 'ContinuedAsNew') THEN p_now_ms
                                   ELSE completed_at_ms END
-     WHERE instance_id = v_instance AND execution_id = p_execution_id;
+     WHERE instance_id = v_instance AND execution_id = t.execution_id;
   END IF;
 
   -- 8. Custom status.
-  IF p_custom_status_action IN ('set', 'clear') THEN
+  IF t.custom_status_action IN ('set', 'clear') THEN
     UPDATE instances
-       SET custom_status = CASE WHEN p_custom_status_action = 'set' THEN p_custom_status END,
+       SET custom_status = CASE WHEN t.custom_status_action = 'set' THEN t.custom_status END,
            custom_status_version = custom_status_version + 1
      WHERE instance_id = v_instance;
-  ELSIF p_custom_status_action IS NOT NULL THEN
-    RAISE EXCEPTION 'unknown custom status action %', p_custom_status_action USING ERRCODE = 'PD006';
+  ELSIF t.custom_status_action IS NOT NULL THEN
+    RAISE EXCEPTION 'unknown custom status action %', t.custom_status_action USING ERRCODE = 'PD006';
   END IF;
 
   -- 9. KV.
-  PERFORM apply_kv_ops(v_instance, p_kv_ops, p_kv_keys, p_kv_values, p_kv_updated_at_ms, p_now_ms);
-  IF p_status IN ('Completed', 'Failed', 'ContinuedAsNew') THEN
-    PERFORM merge_kv_delta(v_instance, p_execution_id);
+  SELECT array_agg(o.op ORDER BY o.n), array_agg(o.key ORDER BY o.n), array_agg(o.value ORDER BY o.n),
+         array_agg(o.updated_at_ms ORDER BY o.n)
+    INTO v_kv_ops, v_kv_keys, v_kv_values, v_kv_updated_at_ms
+    FROM ROWS FROM (json_to_recordset(t.kv_ops) AS (op text, key text, value text, updated_at_ms bigint))
+           WITH ORDINALITY AS o(op, key, value, updated_at_ms, n);
+  PERFORM apply_kv_ops(v_instance, v_kv_ops, v_kv_keys, v_kv_values, v_kv_updated_at_ms, p_now_ms);
+  IF t.status IN ('Completed', 'Failed', 'ContinuedAsNew') THEN
+    PERFORM merge_kv_delta(v_instance, t.execution_id);
   END IF;
 
   -- 10. Worker items.
   INSERT INTO worker_queue (kind, work_item, visible_at_ms, instance_id, execution_id, activity_id,
                             session_id, tag, created_at_ms)
-  SELECT 'ActivityExecute', w.item, p_now_ms, w.instance, w.execution_id, w.activity_id, w.session_id, w.tag, p_now_ms
-    FROM unnest(p_worker_items, p_worker_instances, p_worker_execution_ids, p_worker_activity_ids,
-                p_worker_session_ids, p_worker_tags)
-           WITH ORDINALITY AS w(item, instance, execution_id, activity_id, session_id, tag, n)
+  SELECT 'ActivityExecute', w.work_item, p_now_ms, w.instance_id, w.execution_id, w.activity_id,
+         w.session_id, w.tag, p_now_ms
+    FROM ROWS FROM (json_to_recordset(t.worker_items) AS (work_item text, instance_id text, execution_id bigint,
+                                                         activity_id bigint, session_id text, tag text))
+           WITH ORDINALITY AS w(work_item, instance_id, execution_id, activity_id, session_id, tag, n)
    ORDER BY w.n;
 
   -- 11. Cancelled activities.
   DELETE FROM worker_queue w
-   USING unnest(p_cancel_instances, p_cancel_execution_ids, p_cancel_activity_ids) AS c(instance, execution_id, activity_id)
-   WHERE w.instance_id = c.instance AND w.execution_id = c.execution_id AND w.activity_id = c.activity_id;
+   USING json_to_recordset(t.cancelled_activities) AS c(instance_id text, execution_id bigint, activity_id bigint)
+   WHERE w.instance_id = c.instance_id AND w.execution_id = c.execution_id AND w.activity_id = c.activity_id;
 
   -- 12. Orchestrator items.
-  IF 'ActivityExecute' = ANY (p_orch_kinds) THEN
+  IF EXISTS (SELECT 1 FROM json_to_recordset(t.orchestrator_items) AS o(kind text) WHERE o.kind = 'ActivityExecute') THEN
     RAISE EXCEPTION 'ActivityExecute belongs to the worker queue, not the orchestrator queue'
       USING ERRCODE = 'PD006';
   END IF;
   INSERT INTO orchestrator_queue (instance_id, kind, work_item, visible_at_ms, created_at_ms)
-  SELECT o.instance, o.kind, o.item,
+  SELECT o.instance_id, o.kind, o.work_item,
          CASE WHEN o.kind = 'TimerFired' AND COALESCE(o.fire_at_ms, 0) > 0 THEN o.fire_at_ms ELSE p_now_ms END,
          p_now_ms
-    FROM unnest(p_orch_kinds, p_orch_items, p_orch_instances, p_orch_fire_at_ms)
-           WITH ORDINALITY AS o(kind, item, instance, fire_at_ms, n)
+    FROM ROWS FROM (json_to_recordset(t.orchestrator_items) AS (kind text, work_item text, instance_id text,
+                                                               fire_at_ms bigint))
+           WITH ORDINALITY AS o(kind, work_item, instance_id, fire_at_ms, n)
    ORDER BY o.n;
 
   -- 13, 14. Consume the batch and release the lock.
@@ -776,6 +825,26 @@ $$;
  *   claims or refreshes that session for p_owner_id (lease now + p_session_lock_timeout_ms) in the
  *   same transaction; if another owner won the session in a race, nothing is locked or counted.
  * Never waits: the candidate row is taken FOR UPDATE SKIP LOCKED. No row when nothing is available.
+ *
+ * Cost does not grow with rows the caller cannot take. Every available row is in exactly one of:
+ *   fresh     unleased and visible_at_ms <= created_at_ms: served in id order from the partial
+ *             indexes worker_queue_fresh_{default,tagged,session}_idx, one probe per tag (the
+ *             tags of the filter; for 'any', every tag present, by a skip scan) and, with an owner,
+ *             one per queued session not held by another owner (a skip scan over session ids);
+ *   deferred  unleased and visible_at_ms > created_at_ms (abandoned; with a delay or not): found
+ *             by worker_queue_deferred_idx once visible_at_ms <= now, so retries still hidden are
+ *             never read;
+ *   expired   leased with locked_until <= now: worker_queue_lease_end_idx.
+ * (A leased row with a live lease is not available; lock_token IS NULL or not, and visible_at_ms
+ * against created_at_ms, split the rest.) The candidate is the lowest id over all probes, as the
+ * single id-ordered scan this replaces chose. Probes read without locking; the candidate is then
+ * locked FOR UPDATE SKIP LOCKED with its availability re-checked on the row's latest version. A row
+ * a concurrent fetch holds or has just taken is skipped and the probes run again without it
+ * (bounded by the number of concurrent fetchers; after 32 such misses the call returns nothing and
+ * the caller polls again, as after any empty fetch).
+ * Costs that remain: a deferred row that became visible and rows with expired leases are sorted by
+ * id (few: they are taken first), and an owner's fetch makes one index probe per distinct session
+ * with fresh rows (sessions held by others included, their items never read).
  */
 CREATE OR REPLACE FUNCTION fetch_work_item(
   p_now_ms                  bigint,
@@ -788,33 +857,123 @@ CREATE OR REPLACE FUNCTION fetch_work_item(
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 #variable_conflict use_column
 DECLARE
-  v_id      bigint;
-  v_session text;
-  v_token   text := gen_random_uuid()::text;
+  v_default   boolean := p_tag_mode IN ('default_only', 'default_and', 'any');
+  v_any       boolean := p_tag_mode = 'any';
+  v_tags      text[];
+  v_held      text[] := '{}';
+  v_skipped   bigint[] := '{}';
+  v_candidate bigint;
+  v_id        bigint;
+  v_session   text;
+  v_token     text := gen_random_uuid()::text;
 BEGIN
   IF p_tag_mode NOT IN ('default_only', 'tags', 'default_and', 'any') THEN
     RAISE EXCEPTION 'unknown tag filter mode: %', p_tag_mode USING ERRCODE = 'PD006';
   END IF;
-  SELECT q.id, q.session_id INTO v_id, v_session
-    FROM worker_queue q
-   WHERE q.visible_at_ms <= p_now_ms
-     AND (q.lock_token IS NULL OR q.locked_until <= p_now_ms)
-     AND CASE p_tag_mode
-           WHEN 'default_only' THEN q.tag IS NULL
-           WHEN 'tags' THEN q.tag = ANY (p_tags)
-           WHEN 'default_and' THEN q.tag IS NULL OR q.tag = ANY (p_tags)
-           ELSE true
-         END
-     AND (q.session_id IS NULL
-          OR (p_owner_id IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM sessions s
-                               WHERE s.session_id = q.session_id
-                                 AND s.locked_until > p_now_ms
-                                 AND s.owner_id <> p_owner_id)))
-   ORDER BY q.id
-   LIMIT 1
-     FOR UPDATE OF q SKIP LOCKED;
-  IF NOT FOUND THEN
+  IF v_any THEN
+    -- Every tag with fresh rows: a skip scan, one index probe per distinct tag.
+    WITH RECURSIVE t(tag) AS (
+      (SELECT q.tag FROM worker_queue q
+        WHERE q.lock_token IS NULL AND q.visible_at_ms <= q.created_at_ms
+          AND q.session_id IS NULL AND q.tag IS NOT NULL
+        ORDER BY q.tag LIMIT 1)
+      UNION ALL
+      SELECT (SELECT q.tag FROM worker_queue q
+               WHERE q.lock_token IS NULL AND q.visible_at_ms <= q.created_at_ms
+                 AND q.session_id IS NULL AND q.tag IS NOT NULL AND q.tag > t.tag
+               ORDER BY q.tag LIMIT 1)
+        FROM t WHERE t.tag IS NOT NULL
+    )
+    SELECT COALESCE(array_agg(t.tag), '{}') INTO v_tags FROM t WHERE t.tag IS NOT NULL;
+  ELSIF p_tag_mode IN ('tags', 'default_and') THEN
+    v_tags := COALESCE(p_tags, '{}');
+  ELSE
+    v_tags := '{}';
+  END IF;
+  IF p_owner_id IS NOT NULL THEN
+    v_held := ARRAY(SELECT s.session_id FROM sessions s
+                     WHERE s.locked_until > p_now_ms AND s.owner_id <> p_owner_id);
+  END IF;
+
+  FOR attempt IN 1..32 LOOP
+    SELECT LEAST(
+      -- fresh, untagged, outside sessions
+      CASE WHEN v_default THEN
+        (SELECT q.id FROM worker_queue q
+          WHERE q.lock_token IS NULL AND q.visible_at_ms <= q.created_at_ms
+            AND q.session_id IS NULL AND q.tag IS NULL
+            AND q.visible_at_ms <= p_now_ms AND q.id <> ALL (v_skipped)
+          ORDER BY q.id LIMIT 1)
+      END,
+      -- fresh, tagged, outside sessions: one probe per tag
+      (SELECT min(f.id)
+         FROM unnest(v_tags) AS wanted(tag)
+         CROSS JOIN LATERAL (
+           SELECT q.id FROM worker_queue q
+            WHERE q.lock_token IS NULL AND q.visible_at_ms <= q.created_at_ms
+              AND q.session_id IS NULL AND q.tag IS NOT NULL AND q.tag = wanted.tag
+              AND q.visible_at_ms <= p_now_ms AND q.id <> ALL (v_skipped)
+            ORDER BY q.id LIMIT 1) f),
+      -- fresh, in a session nobody else holds: one probe per queued session
+      CASE WHEN p_owner_id IS NOT NULL THEN
+        (WITH RECURSIVE s(session_id) AS (
+           (SELECT q.session_id FROM worker_queue q
+             WHERE q.lock_token IS NULL AND q.visible_at_ms <= q.created_at_ms
+               AND q.session_id IS NOT NULL
+             ORDER BY q.session_id LIMIT 1)
+           UNION ALL
+           SELECT (SELECT q.session_id FROM worker_queue q
+                    WHERE q.lock_token IS NULL AND q.visible_at_ms <= q.created_at_ms
+                      AND q.session_id IS NOT NULL AND q.session_id > s.session_id
+                    ORDER BY q.session_id LIMIT 1)
+             FROM s WHERE s.session_id IS NOT NULL
+         )
+         SELECT min(f.id)
+           FROM s
+           CROSS JOIN LATERAL (
+             SELECT q.id FROM worker_queue q
+              WHERE q.lock_token IS NULL AND q.visible_at_ms <= q.created_at_ms
+                AND q.session_id IS NOT NULL AND q.session_id = s.session_id
+                AND q.visible_at_ms <= p_now_ms AND q.id <> ALL (v_skipped)
+                AND CASE WHEN q.tag IS NULL THEN v_default ELSE v_any OR q.tag = ANY (v_tags) END
+              ORDER BY q.id LIMIT 1) f
+          WHERE s.session_id IS NOT NULL AND s.session_id <> ALL (v_held))
+      END,
+      -- deferred rows now visible, and rows whose lease expired. OFFSET 0 keeps each a scan of
+      -- its partial index: min(id) over the table would otherwise become a walk of the primary key
+      -- (the planner guesses a third of the rows match), reading every row the fetch cannot take.
+      (SELECT min(d.id) FROM (
+        SELECT q.id FROM worker_queue q
+        WHERE q.lock_token IS NULL AND q.visible_at_ms > q.created_at_ms
+          AND q.visible_at_ms <= p_now_ms AND q.id <> ALL (v_skipped)
+          AND CASE WHEN q.tag IS NULL THEN v_default ELSE v_any OR q.tag = ANY (v_tags) END
+          AND (q.session_id IS NULL
+               OR (p_owner_id IS NOT NULL AND q.session_id <> ALL (v_held)))
+        OFFSET 0) d),
+      (SELECT min(e.id) FROM (
+        SELECT q.id FROM worker_queue q
+        WHERE q.lock_token IS NOT NULL AND q.locked_until <= p_now_ms
+          AND q.visible_at_ms <= p_now_ms AND q.id <> ALL (v_skipped)
+          AND CASE WHEN q.tag IS NULL THEN v_default ELSE v_any OR q.tag = ANY (v_tags) END
+          AND (q.session_id IS NULL
+               OR (p_owner_id IS NOT NULL AND q.session_id <> ALL (v_held)))
+        OFFSET 0) e)
+    ) INTO v_candidate;
+    IF v_candidate IS NULL THEN
+      RETURN;
+    END IF;
+
+    -- Lock it unless a concurrent fetch holds it; re-check availability on its latest version.
+    SELECT q.id, q.session_id INTO v_id, v_session
+      FROM worker_queue q
+     WHERE q.id = v_candidate
+       AND q.visible_at_ms <= p_now_ms
+       AND (q.lock_token IS NULL OR q.locked_until <= p_now_ms)
+       FOR UPDATE SKIP LOCKED;
+    EXIT WHEN FOUND;
+    v_skipped := v_skipped || v_candidate;
+  END LOOP;
+  IF v_id IS NULL THEN
     RETURN;
   END IF;
   IF v_session IS NOT NULL AND NOT claim_session(v_session, p_owner_id, p_session_lock_timeout_ms, p_now_ms) THEN
@@ -1676,6 +1835,426 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
   SELECT coalesce(array_agg(version ORDER BY version), '{}') FROM schema_migrations
 $$;
 
+-- ==== sql/82_dashboard/dashboard_instance_filter.sql ====
+
+/*
+ * dashboard_instance_filter: the WHERE clause of the dashboard's instance list and count, built
+ * from which filters are set (NULL: not filtering). It returns SQL text that names the filter
+ * values only as parameters $1..$6 (status, orchestration name, created from, created to, id LIKE
+ * pattern, id substring), never the values themselves, so the callers EXECUTE it with USING.
+ * The instance's status is its current execution's (COALESCE'd to Running like get_instance_info).
+ * Pure, but a definer with a pinned search_path like every store function but packed_version
+ * (sql/90_grants/least_privilege.sql).
+ */
+CREATE OR REPLACE FUNCTION dashboard_instance_filter(
+  p_status          text,
+  p_name            text,
+  p_created_from_ms bigint,
+  p_created_to_ms   bigint,
+  p_id_pattern      text,
+  p_id_contains     text
+) RETURNS text
+LANGUAGE sql IMMUTABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+  SELECT array_to_string(ARRAY['true']
+    || CASE WHEN p_status IS NULL THEN '{}'::text[] ELSE ARRAY['COALESCE(e.status, ''Running'') = $1'] END
+    || CASE WHEN p_name IS NULL THEN '{}'::text[] ELSE ARRAY['i.orchestration_name = $2'] END
+    || CASE WHEN p_created_from_ms IS NULL THEN '{}'::text[] ELSE ARRAY['i.created_at_ms >= $3'] END
+    || CASE WHEN p_created_to_ms IS NULL THEN '{}'::text[] ELSE ARRAY['i.created_at_ms < $4'] END
+    || CASE WHEN p_id_pattern IS NULL THEN '{}'::text[] ELSE ARRAY['i.instance_id LIKE $5'] END
+    || CASE WHEN p_id_contains IS NULL THEN '{}'::text[] ELSE ARRAY['strpos(i.instance_id, $6) > 0'] END,
+    ' AND ')
+$$;
+
+-- ==== sql/82_dashboard/dashboard_list_instances.sql ====
+
+/*
+ * dashboard_list_instances: one page of instances for the dashboard, filtered (see
+ * dashboard_instance_filter) and sorted by created_desc, created_asc or updated_desc, ties broken by
+ * instance_id. Keyset paging: the next page starts after the last row's (sort time, instance_id),
+ * passed as p_after_ms/p_after_id, so a page costs the same however deep it is.
+ *
+ * The query is EXECUTEd, so it is planned for each call's filter values: a prefix search uses
+ * instances_id_prefix_idx, a name filter instances_name_created_idx, the rest walks
+ * instances_created_keyset_idx in sort order and stops after p_limit rows. updated_desc has no
+ * index (one would cost every ack a non-HOT update): it is a top-N sort over the matching rows.
+ */
+CREATE OR REPLACE FUNCTION dashboard_list_instances(
+  p_status          text,
+  p_name            text,
+  p_created_from_ms bigint,
+  p_created_to_ms   bigint,
+  p_id_pattern      text,
+  p_id_contains     text,
+  p_sort            text,
+  p_after_ms        bigint,
+  p_after_id        text,
+  p_limit           integer
+)
+RETURNS TABLE (
+  instance_id           text,
+  orchestration_name    text,
+  orchestration_version text,
+  status                text,
+  created_at_ms         bigint,
+  updated_at_ms         bigint,
+  current_execution_id  bigint,
+  parent_instance_id    text
+)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+  v_key text;
+  v_dir text;
+  v_where text := dashboard_instance_filter(p_status, p_name, p_created_from_ms, p_created_to_ms,
+                                            p_id_pattern, p_id_contains);
+BEGIN
+  IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000 THEN
+    RAISE EXCEPTION 'dashboard_list_instances: limit must be between 1 and 1000 (got %)', p_limit
+      USING ERRCODE = '22023';
+  END IF;
+  CASE p_sort
+    WHEN 'created_desc' THEN v_key := 'i.created_at_ms'; v_dir := 'DESC';
+    WHEN 'created_asc' THEN v_key := 'i.created_at_ms'; v_dir := 'ASC';
+    WHEN 'updated_desc' THEN v_key := 'i.updated_at_ms'; v_dir := 'DESC';
+    ELSE RAISE EXCEPTION 'dashboard_list_instances: unknown sort % (created_desc, created_asc, updated_desc)',
+           p_sort USING ERRCODE = '22023';
+  END CASE;
+  IF p_after_ms IS NOT NULL AND p_after_id IS NOT NULL THEN
+    v_where := v_where || format(' AND (%s, i.instance_id) %s ($7, $8)', v_key,
+                                 CASE v_dir WHEN 'DESC' THEN '<' ELSE '>' END);
+  END IF;
+  -- The inner query picks the page from instances alone (joined to executions only to filter by
+  -- status), so its sort can stop early or use an index; the outer one adds each row's status.
+  -- OFFSET 0 keeps a prefix search on instances_id_prefix_idx: without it the planner may walk the
+  -- created index instead, misled by how ids and creation times correlate.
+  RETURN QUERY EXECUTE format(
+    'SELECT i.instance_id, i.orchestration_name, COALESCE(i.orchestration_version, ''unknown''),
+            COALESCE(e.status, ''Running''), i.created_at_ms, i.updated_at_ms, i.current_execution_id,
+            i.parent_instance_id
+       FROM (SELECT i.*
+               FROM %s i
+               %s
+              WHERE %s
+              ORDER BY %s %s, i.instance_id %s
+              LIMIT $9) i
+       LEFT JOIN executions e ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id
+      ORDER BY %s %s, i.instance_id %s',
+    CASE WHEN p_id_pattern IS NULL THEN 'instances'
+         ELSE '(SELECT * FROM instances WHERE instance_id LIKE $5 OFFSET 0)' END,
+    CASE WHEN p_status IS NULL THEN ''
+         ELSE 'LEFT JOIN executions e ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id' END,
+    v_where, v_key, v_dir, v_dir, v_key, v_dir, v_dir)
+    USING p_status, p_name, p_created_from_ms, p_created_to_ms, p_id_pattern, p_id_contains,
+          p_after_ms, p_after_id, p_limit;
+END
+$$;
+
+-- ==== sql/82_dashboard/dashboard_count_instances.sql ====
+
+/*
+ * dashboard_count_instances: how many instances match the dashboard's filters (see
+ * dashboard_instance_filter), counting at most p_cap of them: the answer is exact below the cap and
+ * p_cap means "at least that many". The cap bounds the cost on a large store.
+ */
+CREATE OR REPLACE FUNCTION dashboard_count_instances(
+  p_status          text,
+  p_name            text,
+  p_created_from_ms bigint,
+  p_created_to_ms   bigint,
+  p_id_pattern      text,
+  p_id_contains     text,
+  p_cap             integer
+) RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+  v_count bigint;
+BEGIN
+  EXECUTE format(
+    'SELECT count(*) FROM (SELECT 1
+                             FROM instances i
+                             LEFT JOIN executions e
+                               ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id
+                            WHERE %s
+                            LIMIT $7) matching',
+    dashboard_instance_filter(p_status, p_name, p_created_from_ms, p_created_to_ms, p_id_pattern, p_id_contains))
+    INTO v_count
+    USING p_status, p_name, p_created_from_ms, p_created_to_ms, p_id_pattern, p_id_contains, p_cap;
+  RETURN v_count;
+END
+$$;
+
+-- ==== sql/82_dashboard/dashboard_orchestration_names.sql ====
+
+/*
+ * dashboard_orchestration_names: the distinct orchestration names of the store, sorted, at most
+ * p_limit. A loose index scan over instances_name_created_idx: one index probe per name, however
+ * many instances each has.
+ */
+CREATE OR REPLACE FUNCTION dashboard_orchestration_names(p_limit integer) RETURNS SETOF text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+  WITH RECURSIVE names(name) AS (
+    (SELECT i.orchestration_name FROM instances i ORDER BY i.orchestration_name LIMIT 1)
+    UNION ALL
+    SELECT (SELECT i.orchestration_name FROM instances i
+             WHERE i.orchestration_name > n.name
+             ORDER BY i.orchestration_name LIMIT 1)
+      FROM names n
+     WHERE n.name IS NOT NULL
+  )
+  SELECT name FROM names WHERE name IS NOT NULL LIMIT p_limit
+$$;
+
+-- ==== sql/82_dashboard/dashboard_instance.sql ====
+
+/*
+ * dashboard_instance: everything the dashboard's instance page shows about one instance in one
+ * row (no row when unknown): the instance and its current execution, its custom status, and the
+ * current execution's OrchestrationStarted event (its input) and, when it failed, its
+ * OrchestrationFailed event (the error), both as stored JSON text. Each event is found through the
+ * history's primary key without reading the rest of a long history.
+ */
+CREATE OR REPLACE FUNCTION dashboard_instance(p_instance text)
+RETURNS TABLE (
+  instance_id           text,
+  orchestration_name    text,
+  orchestration_version text,
+  current_execution_id  bigint,
+  status                text,
+  output                text,
+  created_at_ms         bigint,
+  updated_at_ms         bigint,
+  parent_instance_id    text,
+  custom_status         text,
+  custom_status_version integer,
+  started_event         text,
+  failed_event          text
+)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+  SELECT i.instance_id, i.orchestration_name, COALESCE(i.orchestration_version, 'unknown'),
+         i.current_execution_id, COALESCE(e.status, 'Running'), e.output,
+         i.created_at_ms, i.updated_at_ms, i.parent_instance_id, i.custom_status, i.custom_status_version,
+         (SELECT h.event_data FROM history h
+           WHERE h.instance_id = i.instance_id AND h.execution_id = i.current_execution_id
+             AND h.event_type = 'OrchestrationStarted'
+           ORDER BY h.event_id LIMIT 1),
+         CASE WHEN e.status = 'Failed' THEN
+           (SELECT h.event_data FROM history h
+             WHERE h.instance_id = i.instance_id AND h.execution_id = i.current_execution_id
+               AND h.event_type = 'OrchestrationFailed'
+             ORDER BY h.event_id DESC LIMIT 1)
+         END
+    FROM instances i
+    LEFT JOIN executions e ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id
+   WHERE i.instance_id = p_instance
+$$;
+
+-- ==== sql/82_dashboard/dashboard_executions.sql ====
+
+/*
+ * dashboard_executions: the newest p_limit executions of an instance, oldest first, each with its
+ * number of history events (counted on the history's primary key).
+ */
+CREATE OR REPLACE FUNCTION dashboard_executions(p_instance text, p_limit integer)
+RETURNS TABLE (
+  execution_id    bigint,
+  status          text,
+  started_at_ms   bigint,
+  completed_at_ms bigint,
+  event_count     bigint
+)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+  SELECT x.execution_id, x.status, x.started_at_ms, x.completed_at_ms,
+         (SELECT count(*) FROM history h WHERE h.instance_id = p_instance AND h.execution_id = x.execution_id)
+    FROM (SELECT e.execution_id, e.status, e.started_at_ms, e.completed_at_ms
+            FROM executions e
+           WHERE e.instance_id = p_instance
+           ORDER BY e.execution_id DESC
+           LIMIT p_limit) x
+   ORDER BY x.execution_id
+$$;
+
+-- ==== sql/82_dashboard/dashboard_instance_tree.sql ====
+
+/*
+ * dashboard_instance_tree: the family of an instance for the dashboard: its root ancestor (the
+ * highest one still stored, at most 100 levels up) and the root's descendants breadth first, at
+ * most p_max_nodes of them and 100 levels deep (both bounds also stop a parent cycle in hostile
+ * data), each with its parent, orchestration name and status. No rows when the instance is unknown.
+ */
+CREATE OR REPLACE FUNCTION dashboard_instance_tree(p_instance text, p_max_nodes integer)
+RETURNS TABLE (
+  instance_id        text,
+  parent_instance_id text,
+  orchestration_name text,
+  status             text,
+  depth              integer
+)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+  WITH RECURSIVE up(instance_id, parent_instance_id, hops) AS (
+    SELECT i.instance_id, i.parent_instance_id, 0 FROM instances i WHERE i.instance_id = p_instance
+    UNION ALL
+    SELECT i.instance_id, i.parent_instance_id, u.hops + 1
+      FROM instances i JOIN up u ON i.instance_id = u.parent_instance_id
+     WHERE u.hops < 100
+  ),
+  root AS (SELECT u.instance_id FROM up u ORDER BY u.hops DESC LIMIT 1),
+  down(instance_id, depth) AS (
+    SELECT r.instance_id, 0 FROM root r
+    UNION ALL
+    SELECT c.instance_id, d.depth + 1
+      FROM instances c JOIN down d ON c.parent_instance_id = d.instance_id
+     WHERE d.depth < 100
+  ),
+  family AS (SELECT d.instance_id, d.depth FROM down d LIMIT p_max_nodes)
+  SELECT f.instance_id, i.parent_instance_id, i.orchestration_name, COALESCE(e.status, 'Running'), f.depth
+    FROM family f
+    JOIN instances i ON i.instance_id = f.instance_id
+    LEFT JOIN executions e ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id
+   ORDER BY f.depth, f.instance_id
+$$;
+
+-- ==== sql/82_dashboard/dashboard_queue_depths.sql ====
+
+/*
+ * dashboard_queue_depths: every message of both queues counted once, as
+ *   ready    visible now and free to fetch (get_queue_depths' number),
+ *   delayed  not visible yet (timers, retries, abandoned with a delay),
+ *   locked   visible but held: by an unexpired fetch token or, for orchestrator messages, behind an
+ *            unexpired instance lock,
+ * with the age of the oldest ready message (NULL when none) and the sessions held now.
+ */
+CREATE OR REPLACE FUNCTION dashboard_queue_depths(p_now_ms bigint)
+RETURNS TABLE (
+  orchestrator_ready           bigint,
+  orchestrator_delayed         bigint,
+  orchestrator_locked          bigint,
+  orchestrator_oldest_ready_ms bigint,
+  worker_ready                 bigint,
+  worker_delayed               bigint,
+  worker_locked                bigint,
+  worker_oldest_ready_ms       bigint,
+  sessions_active              bigint
+)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+  WITH orch AS (
+    SELECT CASE WHEN q.visible_at_ms > p_now_ms THEN 'delayed'
+                WHEN (q.lock_token IS NOT NULL AND q.locked_until > p_now_ms)
+                  OR EXISTS (SELECT 1 FROM instance_locks l
+                              WHERE l.instance_id = q.instance_id AND l.locked_until > p_now_ms) THEN 'locked'
+                ELSE 'ready' END AS state,
+           q.visible_at_ms
+      FROM orchestrator_queue q
+  ),
+  work AS (
+    SELECT CASE WHEN w.visible_at_ms > p_now_ms THEN 'delayed'
+                WHEN w.lock_token IS NOT NULL AND w.locked_until > p_now_ms THEN 'locked'
+                ELSE 'ready' END AS state,
+           w.visible_at_ms
+      FROM worker_queue w
+  )
+  SELECT (SELECT count(*) FROM orch WHERE state = 'ready'),
+         (SELECT count(*) FROM orch WHERE state = 'delayed'),
+         (SELECT count(*) FROM orch WHERE state = 'locked'),
+         (SELECT p_now_ms - min(visible_at_ms) FROM orch WHERE state = 'ready'),
+         (SELECT count(*) FROM work WHERE state = 'ready'),
+         (SELECT count(*) FROM work WHERE state = 'delayed'),
+         (SELECT count(*) FROM work WHERE state = 'locked'),
+         (SELECT p_now_ms - min(visible_at_ms) FROM work WHERE state = 'ready'),
+         (SELECT count(*) FROM sessions s WHERE s.locked_until > p_now_ms)
+$$;
+
+-- ==== sql/82_dashboard/dashboard_metrics.sql ====
+
+/*
+ * dashboard_metrics: per bucket of p_bucket_ms from p_from_ms to p_to_ms (bucket start times
+ * p_from_ms + k * p_bucket_ms), what the store did:
+ *   started      instances created (their first turn committed) in the bucket,
+ *   completed    executions that ended Completed in the bucket, failed: ended Failed,
+ *   turns        acked turns in the bucket (history rows appended by one ack share its
+ *                created_at_ms), turn_p50_ms/turn_p95_ms: the ack time minus the earliest
+ *                timestamp_ms of the events that turn recorded, i.e. from the runtime stamping the
+ *                turn's first new event to its commit (queue waiting before the fetch not included),
+ *   activities   activity results recorded in the bucket, activity_p50_ms/activity_p95_ms: the
+ *                result event's timestamp_ms minus its ActivityScheduled event's, i.e. from the turn
+ *                that scheduled the activity to the turn that recorded its result (queueing,
+ *                execution and retries included).
+ * Latencies are NULL in a bucket without samples. Only instances updated since p_from_ms are read
+ * (a seq scan of instances, then each one's history through the primary key), so the cost follows
+ * the window's activity, not the size of the store.
+ */
+CREATE OR REPLACE FUNCTION dashboard_metrics(p_from_ms bigint, p_to_ms bigint, p_bucket_ms bigint)
+RETURNS TABLE (
+  bucket_start_ms bigint,
+  started         bigint,
+  completed       bigint,
+  failed          bigint,
+  turns           bigint,
+  turn_p50_ms     double precision,
+  turn_p95_ms     double precision,
+  activities      bigint,
+  activity_p50_ms double precision,
+  activity_p95_ms double precision
+)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+  WITH recent AS MATERIALIZED (
+    SELECT i.instance_id, i.created_at_ms FROM instances i WHERE i.updated_at_ms >= p_from_ms
+  ),
+  appended AS MATERIALIZED (
+    SELECT h.instance_id, h.execution_id, h.event_type, h.created_at_ms, h.event_data::jsonb AS ev
+      FROM recent r
+      JOIN history h ON h.instance_id = r.instance_id
+     WHERE h.created_at_ms >= p_from_ms AND h.created_at_ms < p_to_ms
+  ),
+  starts AS (
+    SELECT (r.created_at_ms - p_from_ms) / p_bucket_ms AS k, count(*) AS n
+      FROM recent r
+     WHERE r.created_at_ms >= p_from_ms AND r.created_at_ms < p_to_ms
+     GROUP BY 1
+  ),
+  ends AS (
+    SELECT (e.completed_at_ms - p_from_ms) / p_bucket_ms AS k,
+           count(*) FILTER (WHERE e.status = 'Completed') AS completed,
+           count(*) FILTER (WHERE e.status = 'Failed') AS failed
+      FROM recent r
+      JOIN executions e ON e.instance_id = r.instance_id
+     WHERE e.completed_at_ms >= p_from_ms AND e.completed_at_ms < p_to_ms
+     GROUP BY 1
+  ),
+  turn_times AS (
+    SELECT (a.created_at_ms - p_from_ms) / p_bucket_ms AS k,
+           greatest(0, a.created_at_ms - min((a.ev->>'timestamp_ms')::bigint)) AS ms
+      FROM appended a
+     GROUP BY a.instance_id, a.execution_id, a.created_at_ms
+  ),
+  turn_stats AS (
+    SELECT t.k, count(*) AS n,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY t.ms) AS p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY t.ms) AS p95
+      FROM turn_times t GROUP BY t.k
+  ),
+  activity_times AS (
+    SELECT (a.created_at_ms - p_from_ms) / p_bucket_ms AS k,
+           greatest(0, (a.ev->>'timestamp_ms')::bigint - (s.event_data::jsonb->>'timestamp_ms')::bigint) AS ms
+      FROM appended a
+      JOIN history s ON s.instance_id = a.instance_id AND s.execution_id = a.execution_id
+                    AND s.event_id = (a.ev->>'source_event_id')::bigint
+     WHERE a.event_type IN ('ActivityCompleted', 'ActivityFailed') AND s.event_type = 'ActivityScheduled'
+  ),
+  activity_stats AS (
+    SELECT t.k, count(*) AS n,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY t.ms) AS p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY t.ms) AS p95
+      FROM activity_times t GROUP BY t.k
+  )
+  SELECT p_from_ms + b.k * p_bucket_ms, COALESCE(st.n, 0), COALESCE(en.completed, 0), COALESCE(en.failed, 0),
+         COALESCE(tu.n, 0), tu.p50, tu.p95, COALESCE(ac.n, 0), ac.p50, ac.p95
+    FROM generate_series(0, (p_to_ms - p_from_ms - 1) / p_bucket_ms) AS b(k)
+    LEFT JOIN starts st ON st.k = b.k
+    LEFT JOIN ends en ON en.k = b.k
+    LEFT JOIN turn_stats tu ON tu.k = b.k
+    LEFT JOIN activity_stats ac ON ac.k = b.k
+   ORDER BY b.k
+$$;
+
 -- ==== sql/85_wakeups/next_wakeup_at.sql ====
 
 /*
@@ -1811,7 +2390,8 @@ CREATE TRIGGER worker_queue_wakeup AFTER INSERT ON worker_queue
  * default), so only the owner and roles granted explicitly may call them, and refuses a function
  * that breaks the rule above (a definer function that does not pin its search_path to this schema,
  * or a pinned one that is not a definer). Idempotent. The migration runner keeps migrated schemas
- * the same way by re-running migrations/0014_least_privilege.sql after every later migration.
+ * the same way with its post-migration step, migrations/post-migration/least_privilege.sql, run
+ * after every migration from 0014 on (docs/migrations.md).
  */
 DO $least_privilege$
 DECLARE

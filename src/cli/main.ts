@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
  * `pg-durable`: the command-line tool. One program with subcommands (migrate, instances, prune,
- * queues, doctor, stress); each has --help, a table for people and --json for scripts, and exits
+ * queues, doctor, stress, dashboard); each has --help, a table for people and --json for scripts, and exits
  * 0 (ok), 1 (failure) or 2 (usage). See docs/cli.md.
  */
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { PROVIDER_VERSION } from "../provider/postgres-provider.ts";
+import { dashboardCommand } from "./commands/dashboard.ts";
 import { doctorCommand } from "./commands/doctor.ts";
 import { instancesCommand } from "./commands/instances.ts";
 import { migrateCommand } from "./commands/migrate.ts";
@@ -46,6 +47,7 @@ export function buildProgram(ctx: RunContext): Command {
   program.addCommand(queuesCommand(ctx));
   program.addCommand(doctorCommand(ctx));
   program.addCommand(stressCommand(ctx));
+  program.addCommand(dashboardCommand(ctx));
   configure(program, ctx.io);
   return program;
 }
