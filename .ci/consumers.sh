@@ -58,7 +58,8 @@ echo "$(basename "$TARBALL"): $(du -h "$TARBALL" | cut -f1)"
 contents=$(tar tzf "$TARBALL")
 for required in package/package.json package/README.md package/LICENSE package/CHANGELOG.md \
   package/dist/index.js package/dist/index.d.ts package/dist/runtime/index.d.ts \
-  package/dist/validation/index.d.ts package/migrations/0001_; do
+  package/dist/validation/index.d.ts package/dist/dashboard/public/index.html \
+  package/dist/dashboard/public/assets/app.js package/migrations/0001_; do
   grep -q "^$required" <<<"$contents" || fail "the tarball lacks $required"
 done
 if grep -E '^package/(src|test|stress|scripts|docs|examples|\.ci)/|\.ts$' <<<"$contents" | grep -v '\.d\.ts$'; then
@@ -202,6 +203,24 @@ cd "$WORK/esm"
 step "CLI from the consumer: npx pg-durable --help; npx pg-durable migrate --schema $CLI_SCHEMA"
 npx pg-durable --help
 npx pg-durable migrate --schema "$CLI_SCHEMA"
+
+step "the dashboard from the consumer: page, script and API served out of the installed package"
+npx pg-durable dashboard --schema "$CLI_SCHEMA" --port 0 --json >"$WORK/dashboard.json" 2>"$WORK/dashboard.err" &
+dashboard_pid=$!
+dashboard_url=""
+for _ in $(seq 1 50); do
+  dashboard_url=$(node -e 'try { process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).url) } catch {}' "$WORK/dashboard.json")
+  [ -n "$dashboard_url" ] && break
+  sleep 0.2
+done
+dashboard_url=${dashboard_url%/}
+[ -n "$dashboard_url" ] || { cat "$WORK/dashboard.err"; fail "pg-durable dashboard did not start"; }
+curl -fsS "$dashboard_url/" | grep -q "<title>" || fail "the dashboard page is not served from the package"
+curl -fsS "$dashboard_url/instances/some-id" | grep -q "<title>" || fail "an instance URL does not serve the page"
+curl -fsS "$dashboard_url/assets/app.js" >/dev/null || fail "the dashboard's script is not served from the package"
+curl -fsS "$dashboard_url/api/config" | grep -q "\"schema\":\"$CLI_SCHEMA\"" || fail "the dashboard API does not answer"
+kill "$dashboard_pid"; wait "$dashboard_pid" 2>/dev/null || true
+echo "dashboard served at $dashboard_url"
 
 # ---------------------------------------------------------------------------------------------------
 cd "$REPO"
