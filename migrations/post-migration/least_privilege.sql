@@ -14,6 +14,15 @@
 -- pinned elsewhere, or a definer one that is not pinned, is refused; the one kind allowed without a
 -- pinned search_path is a pure IMMUTABLE helper (packed_version), left SECURITY INVOKER so the
 -- planner can inline it. Migration 0014 introduced the rule with the same statement.
+--
+-- Runtime roles keep working across migrations: every role granted USAGE on this schema, other
+-- than its owner, is a runtime role (`--grant-runtime-role` grants USAGE and EXECUTE,
+-- `--revoke-runtime-role` takes both back), and it is granted EXECUTE on every runtime routine it
+-- may not execute yet: a function or procedure that is neither a trigger function nor an
+-- extension's (the set RUNTIME_ROUTINES selects in src/migrate/runtime-role.ts;
+-- test/migrate/runtime-role-upgrade.test.ts checks both select the same). So a function a
+-- migration adds, or drops and re-creates, is callable by the runtimes in the same commit, with
+-- no second grant. PUBLIC is never a runtime role, even where it holds USAGE (the `public` schema).
 DO $least_privilege$
 DECLARE
   v_schema text := current_schema();
@@ -21,6 +30,7 @@ DECLARE
   -- `SET LOCAL search_path TO <schema>, pg_temp` (list GUCs quote each element with quote_ident).
   v_pinned text := 'search_path=' || quote_ident(current_schema()) || ', pg_temp';
   fn record;
+  runtime record;
 BEGIN
   IF v_schema IS NULL OR v_schema IN ('pg_catalog', 'information_schema') THEN
     RAISE EXCEPTION 'least privilege: no target schema on the search_path (got %)', v_schema;
@@ -57,6 +67,31 @@ BEGIN
     IF fn.public_execute THEN
       EXECUTE format('REVOKE EXECUTE ON ROUTINE %I.%I(%s) FROM PUBLIC', v_schema, fn.proname, fn.args);
     END IF;
+  END LOOP;
+  -- One GRANT per runtime role naming what it lacks; none when nothing is missing.
+  FOR runtime IN
+    WITH runtime_roles AS (
+      SELECT DISTINCT a.grantee -- once, whoever granted it
+        FROM pg_namespace n
+       CROSS JOIN LATERAL aclexplode(n.nspacl) a
+       WHERE n.nspname = v_schema AND a.privilege_type = 'USAGE' AND a.grantee <> n.nspowner
+    )
+    SELECT r.rolname,
+           string_agg(format('%I.%I(%s)', v_schema, p.proname, pg_get_function_identity_arguments(p.oid)),
+                      ', ' ORDER BY p.proname, p.oid) AS routines
+      FROM runtime_roles g
+      JOIN pg_roles r ON r.oid = g.grantee -- PUBLIC (grantee 0) has no pg_roles row
+      JOIN pg_namespace n ON n.nspname = v_schema
+      JOIN pg_proc p ON p.pronamespace = n.oid
+     WHERE p.prokind IN ('f', 'p')
+       AND p.prorettype <> 'trigger'::regtype
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+       AND NOT has_function_privilege(g.grantee, p.oid, 'EXECUTE')
+     GROUP BY r.rolname
+     ORDER BY r.rolname
+  LOOP
+    EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO %I', runtime.routines, runtime.rolname);
   END LOOP;
 END
 $least_privilege$;

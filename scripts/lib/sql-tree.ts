@@ -1,7 +1,9 @@
 /**
- * The current-state SQL tree (sql/): one file per table, index set, function, trigger set and the
- * grants step, loaded in the order of sql/load-order.txt. It is the edited source of the store;
- * migrations/ stay the upgrade path, and CI checks that both give the same catalog.
+ * The current-state SQL tree (sql/): one file per table, index set, function and trigger set,
+ * loaded in the order of sql/load-order.txt, then the post-migration steps of
+ * migrations/post-migration/ (least privilege), run as the migration runner runs them after the
+ * latest migration: the rule has one source, not a copy in the tree. It is the edited source of
+ * the store; migrations/ stay the upgrade path, and CI checks that both give the same catalog.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -10,7 +12,12 @@ import type pg from "pg";
 import {
   ensureTrackingTable,
   inSchemaTransaction,
+  loadMigrations,
+  loadPostMigrationSteps,
+  MIGRATIONS_DIR,
+  type PostMigrationStep,
   quoteSchema,
+  stepsInEffect,
   withClient,
 } from "../../src/migrate/migrations.ts";
 
@@ -65,7 +72,16 @@ export async function readSqlTree(dir: string = SQL_DIR): Promise<TreeFile[]> {
   );
 }
 
-/** The function a tree file defines (its file name), or null for tables, indexes, triggers, grants. */
+/**
+ * The post-migration steps that hold after the tree: those in effect at the latest migration of
+ * `migrationsDir`, the same ones the runner runs at the end of every run on an up-to-date schema.
+ */
+export async function stepsAfterTree(migrationsDir: string = MIGRATIONS_DIR): Promise<PostMigrationStep[]> {
+  const latest = Math.max(0, ...(await loadMigrations(migrationsDir)).map((m) => m.version));
+  return stepsInEffect(await loadPostMigrationSteps(migrationsDir), latest);
+}
+
+/** The function a tree file defines (its file name), or null for tables, indexes and triggers. */
 export function functionOfFile(file: TreeFile): string | null {
   return /^\s*CREATE OR REPLACE FUNCTION\s/im.test(file.sql)
     ? file.path.replace(/^.*\//, "").replace(/\.sql$/, "")
@@ -74,12 +90,20 @@ export function functionOfFile(file: TreeFile): string | null {
 
 /**
  * Install the tree into a new or empty schema, in one transaction, the way the runner runs a
- * migration (search_path pinned to the schema, so `SET search_path FROM CURRENT` captures it).
- * The runner's schema_migrations table is created first (applied_migration_versions reads it);
- * nothing is recorded in it: a fresh install from the tree is for comparison, not for upgrades.
+ * migration (search_path pinned to the schema, so `SET search_path FROM CURRENT` captures it),
+ * followed by the post-migration steps of `migrationsDir` (stepsAfterTree), as the runner follows
+ * a migration with them. The runner's schema_migrations table is created first
+ * (applied_migration_versions reads it); nothing is recorded in it: a fresh install from the tree
+ * is for comparison, not for upgrades.
  */
-export async function installSqlTree(db: pg.Pool, schema: string, dir: string = SQL_DIR): Promise<void> {
+export async function installSqlTree(
+  db: pg.Pool,
+  schema: string,
+  dir: string = SQL_DIR,
+  migrationsDir: string = MIGRATIONS_DIR,
+): Promise<void> {
   const files = await readSqlTree(dir);
+  const steps = await stepsAfterTree(migrationsDir);
   const quoted = quoteSchema(schema);
   await withClient(db, async (client) => {
     await inSchemaTransaction(client, schema, `installing sql/ into schema ${schema} failed`, async () => {
@@ -89,6 +113,15 @@ export async function installSqlTree(db: pg.Pool, schema: string, dir: string = 
           await client.query(file.sql);
         } catch (error) {
           throw new SqlTreeError(`sql/${file.path}: ${(error as Error).message}`, { cause: error });
+        }
+      }
+      for (const step of steps) {
+        try {
+          await client.query(step.sql);
+        } catch (error) {
+          throw new SqlTreeError(`migrations/${step.file} after sql/: ${(error as Error).message}`, {
+            cause: error,
+          });
         }
       }
     });

@@ -5,7 +5,7 @@
  * pattern, id substring), never the values themselves, so the callers EXECUTE it with USING.
  * The instance's status is its current execution's (COALESCE'd to Running like get_instance_info).
  * Pure, but a definer with a pinned search_path like every store function but packed_version
- * (sql/90_grants/least_privilege.sql).
+ * (migrations/post-migration/least_privilege.sql).
  */
 CREATE OR REPLACE FUNCTION dashboard_instance_filter(
   p_status          text,

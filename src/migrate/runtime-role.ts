@@ -8,8 +8,10 @@
  * table, sequence or CREATE privilege. Trigger functions are left out (firing a trigger needs no
  * EXECUTE). Migrating stays with the schema's owner.
  *
- * A function added by a later migration starts without the grant: run the grant again after
- * migrating (`npm run migrate -- --schema S --grant-runtime-role ROLE` migrates, then grants).
+ * The grant outlives migrations: the same post-migration step grants EXECUTE on every runtime
+ * routine a later migration adds or re-creates to every role holding USAGE on the schema (its
+ * owner aside), in that migration's transaction. USAGE is therefore what makes a runtime role, and
+ * revoking takes it back too, so a revoked role is not granted again.
  */
 import pg from "pg";
 import {
@@ -67,7 +69,8 @@ async function requireLeastPrivilegeApplied(client: pg.ClientBase, schema: strin
 
 /**
  * The functions a runtime role may call: every function and procedure of schema $1 except trigger
- * functions and functions belonging to an extension installed in the schema.
+ * functions and functions belonging to an extension installed in the schema. The post-migration
+ * step selects the same set when it grants runtime roles (test/migrate/runtime-role-upgrade.test.ts).
  */
 export const RUNTIME_ROUTINES = `
   FROM pg_proc p
@@ -144,6 +147,21 @@ export async function revokeRuntimeRole(db: Queryable, schema: string, role: str
       if (!row) throw new MigrationError(`schema ${schema} does not exist`);
       await client.query(row.execute);
       await client.query(row.usage);
+      // USAGE granted by another grantor survives this REVOKE, and the post-migration step would
+      // then grant the role every function again at the next migration: say so instead.
+      const left = await client.query<{ grantors: string | null }>(
+        `SELECT string_agg(DISTINCT pg_get_userbyid(a.grantor), ', ') AS grantors
+           FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) a
+          WHERE n.nspname = $1 AND a.privilege_type = 'USAGE' AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $2)`,
+        [schema, role],
+      );
+      const grantors = left.rows[0]?.grantors;
+      if (grantors) {
+        throw new MigrationError(
+          `revoking ${role} on schema ${schema} left USAGE granted by ${grantors}, so nothing was revoked: ` +
+            "revoke that as its grantor first (while it stays, every migration grants the role the functions again)",
+        );
+      }
     });
   });
 }

@@ -125,7 +125,7 @@ export async function checkSchema(
         throw new StoreNotReadyError(
           "permission",
           `the role connected as ${target} may not call the functions of schema ${schema}: ` +
-            `grant it after every migration (${run} --grant-runtime-role <role>)`,
+            `grant it (${run} --grant-runtime-role <role>)`,
           { cause: error },
         );
       if (code !== "42883" && code !== "3F000") throw error;

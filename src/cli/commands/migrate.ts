@@ -32,7 +32,7 @@ export function migrateCommand(ctx: RunContext): Command {
     .option(
       "--grant-runtime-role <role>",
       "after migrating, grant this existing role USAGE on the schema and EXECUTE on its functions " +
-        "(no table access); run it again after every migration that adds functions",
+        "(no table access); later migrations grant it their new functions",
     )
     .option(
       "--revoke-runtime-role <role>",
