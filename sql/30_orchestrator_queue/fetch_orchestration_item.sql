@@ -2,19 +2,45 @@
  * fetch_orchestration_item: lock the next ready instance for one turn and return everything the
  * turn needs: instance metadata, the current execution's history, the batch of messages, a fresh
  * lock token, the attempt count and the KV snapshot (kv_store only, never the current delta).
- *   Picks the instance of the oldest visible message (by visible_at_ms, id) whose rows are not
- *   held by an unexpired token, that no unexpired instance lock holds and, with p_min_packed set,
- *   whose current execution's pinned version lies in [p_min_packed, p_max_packed] (NULL pins pass).
+ *   Picks the instance of the oldest visible message (by visible_at_ms, id) not leased by an
+ *   unexpired token, that no unexpired instance lock holds and, with p_min_packed set, whose
+ *   current execution's pinned version lies in [p_min_packed, p_max_packed] (NULL pins pass).
  *   Never waits: the instance's advisory lock is only try-locked and the batch rows are taken
  *   FOR UPDATE SKIP LOCKED; an instance lost to a concurrent fetcher is skipped for the next one.
- *   The batch is every visible, unheld message of the instance; it is tagged with the token, its
- *   lock set to now + p_lock_timeout_ms, its attempt count incremented, and its visible_at_ms moved
- *   up to now (a batch that comes back queues behind what became ready meanwhile).
+ *   The batch is every visible message of the instance not under a live lease (hidden ones
+ *   included); it is tagged with the token, its lock set to now + p_lock_timeout_ms, its attempt
+ *   count incremented, and its visible_at_ms moved up to now (a batch that comes back queues
+ *   behind what became ready meanwhile).
  *   The instance lock is inserted, or taken over only when expired (a new token every time).
  *   Orphans: messages for an instance with no instance and no execution row, and no
  *   StartOrchestration or ContinueAsNew among them, are not served; if they are all QueueMessage
  *   they are deleted.
  * No row when nothing is ready. Raises nothing of its own.
+ *
+ * Cost does not grow with the messages of locked instances. Messages that arrive for an instance
+ * while a turn holds it (a fan-in of thousands of completions) cannot be taken until the lock
+ * goes; a peek that filtered them row by row walked all of them on every fetch. Instead they are
+ * hidden: held_by := the lock's token, written only under the instance's advisory lock after
+ * re-reading the lock row there (so that lock row cannot go before the writer commits). Most are
+ * born hidden (hold_message_for_locked_instance); the first fetch that meets one that is not (its
+ * insert lost the try-lock, or it became visible later) hides every unleased message of that
+ * instance. The peek reads
+ *   ready     unleased, not hidden, visible rows in (visible_at_ms, id) order, from
+ *             orchestrator_queue_ready_idx (a locked instance's rows not yet hidden are met once,
+ *             then hidden);
+ *   expired   leased rows whose lease has passed: orchestrator_queue_lease_end_idx;
+ *   released  the rows of instances whose lock row has expired (a small table: one row per live
+ *             or abandoned-by-crash turn), hidden ones included;
+ * and takes the smallest (visible_at_ms, id) of the three. Why these cover every row a fetch may
+ * take (visible; unleased or lease passed; its instance not under a live lock): an unleased row is
+ * ready unless hidden; a hidden row's held_by names a lock row of its instance (release_held_messages
+ * un-hides rows when that lock row is deleted or re-tokened), so if its instance is not under a live
+ * lock, that lock row is expired and the row is found as released. The batch itself does not use
+ * held_by (a take-over of an expired lock takes the hidden rows too, and its new token releases
+ * the rest), so message order, TimerFired visibility (visible_at_ms is never touched by hiding) and
+ * attempt counting are as before. Costs that remain: a lock found expired makes the peek sort that
+ * instance's rows until a fetch takes it over; an instance whose advisory lock is busy (its holder
+ * is acking) cannot be hidden by this fetch, whose later peeks then skip its rows one by one.
  */
 CREATE OR REPLACE FUNCTION fetch_orchestration_item(
   p_now_ms          bigint,
@@ -53,26 +79,57 @@ DECLARE
   v_messages  text[];
   v_attempts  integer;
   v_history   text[];
+  v_holder    text;
 BEGIN
   LOOP
-    -- 1. Peek.
-    SELECT q.instance_id INTO v_instance
-      FROM orchestrator_queue q
-     WHERE q.visible_at_ms <= p_now_ms
-       AND (q.lock_token IS NULL OR q.locked_until <= p_now_ms)
-       AND q.instance_id <> ALL (v_skipped)
-       AND NOT EXISTS (SELECT 1 FROM instance_locks l
-                        WHERE l.instance_id = q.instance_id AND l.locked_until > p_now_ms)
-       AND (p_min_packed IS NULL
-            OR NOT EXISTS (SELECT 1
-                             FROM instances i
-                             JOIN executions e
-                               ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id
-                            WHERE i.instance_id = q.instance_id
-                              AND packed_version(e.duroxide_version_major, e.duroxide_version_minor,
-                                                 e.duroxide_version_patch)
-                                  NOT BETWEEN p_min_packed AND p_max_packed))
-     ORDER BY q.visible_at_ms, q.id
+    -- 1. Peek: the oldest of the three candidate sets (see the header). Each probe is a scan of
+    -- its own index; OFFSET 0 keeps the expired-lease probe one (the planner would otherwise walk
+    -- orchestrator_queue_visible_idx in order, filtering every row it cannot take).
+    SELECT c.instance_id INTO v_instance
+      FROM ((SELECT q.instance_id, q.visible_at_ms, q.id
+               FROM orchestrator_queue q
+              WHERE q.lock_token IS NULL AND q.held_by IS NULL
+                AND q.visible_at_ms <= p_now_ms
+                AND q.instance_id <> ALL (v_skipped)
+                -- The capability filter as a per-row probe of the row's instance: a NOT EXISTS
+                -- here may be planned as a hash of every incompatible instance, built by reading
+                -- all of instances and executions on every fetch. NULL (no row, no pin) passes.
+                AND (p_min_packed IS NULL
+                     OR NOT COALESCE((SELECT packed_version(e.duroxide_version_major, e.duroxide_version_minor,
+                                                            e.duroxide_version_patch)
+                                             NOT BETWEEN p_min_packed AND p_max_packed
+                                        FROM instances i
+                                        JOIN executions e
+                                          ON e.instance_id = i.instance_id AND e.execution_id = i.current_execution_id
+                                       WHERE i.instance_id = q.instance_id), false))
+              ORDER BY q.visible_at_ms, q.id
+              LIMIT 1)
+            UNION ALL
+            (SELECT x.instance_id, x.visible_at_ms, x.id
+               FROM (SELECT q.instance_id, q.visible_at_ms, q.id
+                       FROM orchestrator_queue q
+                      WHERE q.lock_token IS NOT NULL AND q.locked_until <= p_now_ms
+                        AND q.visible_at_ms <= p_now_ms
+                        AND q.instance_id <> ALL (v_skipped)
+                     OFFSET 0) x
+              ORDER BY x.visible_at_ms, x.id
+              LIMIT 1)
+            UNION ALL
+            (SELECT r.instance_id, r.visible_at_ms, r.id
+               FROM instance_locks l
+               CROSS JOIN LATERAL (
+                 SELECT q.instance_id, q.visible_at_ms, q.id
+                   FROM orchestrator_queue q
+                  WHERE q.instance_id = l.instance_id
+                    AND q.visible_at_ms <= p_now_ms
+                    AND (q.lock_token IS NULL OR q.locked_until <= p_now_ms)
+                  ORDER BY q.visible_at_ms, q.id
+                  LIMIT 1) r
+              WHERE l.locked_until <= p_now_ms
+                AND l.instance_id <> ALL (v_skipped)
+              ORDER BY r.visible_at_ms, r.id
+              LIMIT 1)) c
+     ORDER BY c.visible_at_ms, c.id
      LIMIT 1;
     IF NOT FOUND THEN
       RETURN;
@@ -82,9 +139,23 @@ BEGIN
     -- 2. Advisory lock, without waiting.
     CONTINUE WHEN NOT pg_try_advisory_xact_lock(instance_lock_key(v_instance));
 
-    -- 3. Re-verify and lock the batch.
-    CONTINUE WHEN EXISTS (SELECT 1 FROM instance_locks l
-                           WHERE l.instance_id = v_instance AND l.locked_until > p_now_ms);
+    -- 3. Re-verify (a new statement under the advisory lock sees the lock row as its last writer
+    -- committed it). Under a live lock: hide the instance's unleased rows behind that lock's token
+    -- so later peeks never walk them, and move on.
+    SELECT l.lock_token INTO v_holder
+      FROM instance_locks l
+     WHERE l.instance_id = v_instance AND l.locked_until > p_now_ms;
+    IF FOUND THEN
+      UPDATE orchestrator_queue q
+         SET held_by = v_holder
+       WHERE q.id IN (SELECT u.id
+                        FROM orchestrator_queue u
+                       WHERE u.instance_id = v_instance AND u.lock_token IS NULL AND u.held_by IS NULL
+                         FOR UPDATE SKIP LOCKED);
+      CONTINUE;
+    END IF;
+    -- The capability filter again (the ready probe applied it before the lock; the two small
+    -- probes leave it to this check), now that no ack can change the pinned version meanwhile.
     CONTINUE WHEN p_min_packed IS NOT NULL
               AND EXISTS (SELECT 1
                             FROM instances i
@@ -139,6 +210,7 @@ BEGIN
          SET lock_token = v_token,
              locked_until = p_now_ms + p_lock_timeout_ms,
              attempt_count = q.attempt_count + 1,
+             held_by = NULL,
              -- Fair turns: a batch that comes back (its lock expired, or it was abandoned without
              -- a delay) queues behind what became ready before this fetch, instead of staying
              -- the oldest row that every peek of every runtime picks first.
