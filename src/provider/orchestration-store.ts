@@ -166,13 +166,33 @@ interface FetchRow {
   kv_updated_at_ms: number[];
 }
 
+/** A row of fetch_orchestration_item_or_wakeup: an item, or (instance_id null) the next wake-up. */
+type FetchOrWakeupRow = FetchRow & { next_wakeup_at_ms: number | null };
+
+/**
+ * What a fetch that reports wake-ups found: the item, or when nothing was ready, the queue's next
+ * wake-up as the store saw it at `nowMs` (the call's p_now_ms): `nextAtMs` null when nothing is
+ * pending. `wakeup` is null with an item, and when no store call was made.
+ */
+export interface FetchOutcome {
+  fetched: FetchedOrchestrationItem | null;
+  wakeup: { nowMs: number; nextAtMs: number | null } | null;
+}
+
+/** The version range a filter passes to SQL (providers apply only its first range). */
+function packedRange(filter: DispatcherCapabilityFilter | null): [number | null, number | null] {
+  const range = filter?.supportedDuroxideVersions[0];
+  return range ? [packVersion(range.min), packVersion(range.max)] : [null, null];
+}
+
+/** A filter without ranges matches no instance: no fetch is made for it. */
+function matchesNothing(filter: DispatcherCapabilityFilter | null): boolean {
+  return filter !== null && filter.supportedDuroxideVersions.length === 0;
+}
+
 /**
  * Lock the next ready instance and return its turn. Short poll: returns null at once when nothing
  * is ready (pollTimeoutMs is honoured by the provider's long-poll loop around this call).
- *
- * Once the SQL function returned a row the lock is held and the attempt counted, so nothing here
- * may throw: undecodable history or messages are reported through `historyError` (history []),
- * which sends the instance down the runtime's retry-then-poison path instead of stalling fetches.
  */
 export async function fetchOrchestrationItem(
   sql: SqlFunctions,
@@ -180,18 +200,90 @@ export async function fetchOrchestrationItem(
   _pollTimeoutMs: number,
   filter: DispatcherCapabilityFilter | null,
 ): Promise<FetchedOrchestrationItem | null> {
-  if (filter && filter.supportedDuroxideVersions.length === 0) return null; // matches no instance
-  // Providers apply only the first range (duroxide's "phase 1" filtering).
-  const range = filter?.supportedDuroxideVersions[0];
+  if (matchesNothing(filter)) return null;
   const lockedAtMs = sql.now();
   const row = await sql.callOne<FetchRow>("fetch_orchestration_item", "fetch_orchestration_item", [
     lockedAtMs,
     lockTimeoutMs,
-    range ? packVersion(range.min) : null,
-    range ? packVersion(range.max) : null,
+    ...packedRange(filter),
   ]);
-  if (!row) return null;
+  return row ? await decodeFetched(sql, row, lockedAtMs, lockTimeoutMs) : null;
+}
 
+/**
+ * fetchOrchestrationItem in one call of fetch_orchestration_item_or_wakeup: an empty result also
+ * says when the queue's next delayed message or lock expiry falls due, so an idle slot arms its
+ * wait without a next_wakeup_at query.
+ */
+export async function fetchOrchestrationItemOrWakeup(
+  sql: SqlFunctions,
+  lockTimeoutMs: number,
+  filter: DispatcherCapabilityFilter | null,
+): Promise<FetchOutcome> {
+  if (matchesNothing(filter)) return { fetched: null, wakeup: null };
+  const lockedAtMs = sql.now();
+  const row = await sql.callOne<FetchOrWakeupRow>(
+    "fetch_orchestration_item",
+    "fetch_orchestration_item_or_wakeup",
+    [lockedAtMs, lockTimeoutMs, ...packedRange(filter)],
+  );
+  return await fetchOutcome(sql, row, lockedAtMs, lockTimeoutMs);
+}
+
+/**
+ * Commit a turn and fetch the next one in one round trip: one call of
+ * ack_and_fetch_orchestration_item. The token and the turn document are validated as
+ * ackOrchestrationItem validates them; when the ack fails, the call throws its error and nothing
+ * was fetched (the whole call rolled back, the lock is still held).
+ */
+export async function ackOrchestrationItemAndFetchNext(
+  sql: SqlFunctions,
+  args: AckOrchestrationArgs,
+  lockTimeoutMs: number,
+  filter: DispatcherCapabilityFilter | null,
+): Promise<FetchOutcome> {
+  const op = "ack_orchestration_item";
+  checkLockToken(op, args.lockToken);
+  const turn = validated(op, () => encodeAckTurn(buildAckTurn(args)));
+  if (matchesNothing(filter)) {
+    await sql.call(op, "ack_orchestration_item", [args.lockToken, sql.now(), turn], { validated: true });
+    return { fetched: null, wakeup: null };
+  }
+  const lockedAtMs = sql.now();
+  const rows = await sql.call<FetchOrWakeupRow>(
+    "ack_and_fetch_orchestration_item",
+    "ack_and_fetch_orchestration_item",
+    [args.lockToken, lockedAtMs, turn, lockTimeoutMs, ...packedRange(filter)],
+    { validated: true },
+  );
+  return await fetchOutcome(sql, rows[0], lockedAtMs, lockTimeoutMs);
+}
+
+async function fetchOutcome(
+  sql: SqlFunctions,
+  row: FetchOrWakeupRow | undefined,
+  lockedAtMs: number,
+  lockTimeoutMs: number,
+): Promise<FetchOutcome> {
+  if (!row) return { fetched: null, wakeup: null }; // not expected: the function always returns a row
+  if (row.instance_id === null) {
+    return { fetched: null, wakeup: { nowMs: lockedAtMs, nextAtMs: row.next_wakeup_at_ms } };
+  }
+  return { fetched: await decodeFetched(sql, row, lockedAtMs, lockTimeoutMs), wakeup: null };
+}
+
+/**
+ * Decode a fetched row. Once the SQL function returned a row the lock is held and the attempt
+ * counted, so nothing here may throw: undecodable history or messages are reported through
+ * `historyError` (history []), which sends the instance down the runtime's retry-then-poison path
+ * instead of stalling fetches. Null when the lock had to be confirmed and was not ours any more.
+ */
+async function decodeFetched(
+  sql: SqlFunctions,
+  row: FetchRow,
+  lockedAtMs: number,
+  lockTimeoutMs: number,
+): Promise<FetchedOrchestrationItem | null> {
   const errors: string[] = [];
   const messages: WorkItem[] = [];
   row.messages.forEach((text, i) => {

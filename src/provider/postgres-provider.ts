@@ -82,6 +82,11 @@ export interface PostgresProviderOptions {
   longPoll?: boolean;
 }
 
+/** SQLSTATE undefined_function: the schema predates a function this package calls. */
+const UNDEFINED_FUNCTION = "42883";
+/** How long the provider uses separate calls after the schema lacked a combined one. */
+const COMBINED_CALL_RECHECK_MS = 30_000;
+
 /** A long poll whose clock moves this far against the monotonic clock returns to its caller. */
 const CLOCK_STEP_MS = 50;
 
@@ -289,9 +294,53 @@ export class PostgresProvider implements Provider {
     filter: DispatcherCapabilityFilter | null,
   ): Promise<FetchedOrchestrationItem | null> {
     if (filter && filter.supportedDuroxideVersions.length === 0) return Promise.resolve(null); // matches nothing
-    return this.longPoll({ queue: "orchestrator", filter }, pollTimeoutMs, () =>
-      orchestrations.fetchOrchestrationItem(this.sql, lockTimeoutMs, 0, filter),
-    );
+    return this.longPoll({ queue: "orchestrator", filter }, pollTimeoutMs, async () => {
+      // With wake-ups, an empty fetch also reads the next wake-up its wait needs (no second query).
+      if (this.wakeups && this.orchestratorCombinedCallsMayExist()) {
+        const sentAt = performance.now();
+        try {
+          return this.learnNextWakeup(
+            sentAt,
+            await orchestrations.fetchOrchestrationItemOrWakeup(this.sql, lockTimeoutMs, filter),
+          );
+        } catch (error) {
+          if (!this.orchestratorCombinedCallMissing(error)) throw error;
+        }
+      }
+      return await orchestrations.fetchOrchestrationItem(this.sql, lockTimeoutMs, 0, filter);
+    });
+  }
+
+  /**
+   * A schema not migrated to 0024 yet (a runtime upgraded ahead of its schema) lacks
+   * fetch_orchestration_item_or_wakeup and ack_and_fetch_orchestration_item: until this moment
+   * (Date.now()) the provider makes the separate calls instead, then tries again.
+   */
+  private orchestratorCombinedMissingUntil = 0;
+
+  private orchestratorCombinedCallsMayExist(): boolean {
+    return Date.now() >= this.orchestratorCombinedMissingUntil;
+  }
+
+  /** Whether `error` says the schema lacks the called function (nothing ran: safe to fall back). */
+  private orchestratorCombinedCallMissing(error: unknown): boolean {
+    const cause = error instanceof Error ? error.cause : undefined;
+    if ((cause as { code?: unknown } | undefined)?.code !== UNDEFINED_FUNCTION) return false;
+    this.orchestratorCombinedMissingUntil = Date.now() + COMBINED_CALL_RECHECK_MS;
+    return true;
+  }
+
+  /** Tell the waiters what an empty orchestrator fetch sent at `sentAt` read; return its item. */
+  private learnNextWakeup(
+    sentAt: number,
+    outcome: orchestrations.FetchOutcome,
+  ): FetchedOrchestrationItem | null {
+    const wakeup = outcome.wakeup;
+    if (wakeup && this.wakeups) {
+      const untilMs = wakeup.nextAtMs === null ? Number.POSITIVE_INFINITY : wakeup.nextAtMs - wakeup.nowMs;
+      this.wakeups.learned.learned("orch", sentAt, untilMs);
+    }
+    return outcome.fetched;
   }
 
   async ackOrchestrationItem(
@@ -312,6 +361,67 @@ export class PostgresProvider implements Provider {
       metadata,
       cancelledActivities,
     });
+    this.orchestrationAcked(historyDelta, workerItems, orchestratorItems, metadata);
+  }
+
+  /** ackOrchestrationItem, then fetchOrchestrationItem's short poll, in one call (one transaction). */
+  async ackOrchestrationItemAndFetchNext(
+    lockToken: string,
+    executionId: number,
+    historyDelta: Event[],
+    workerItems: WorkItem[],
+    orchestratorItems: WorkItem[],
+    metadata: ExecutionMetadata,
+    cancelledActivities: ScheduledActivityIdentifier[],
+    lockTimeoutMs: number,
+    filter: DispatcherCapabilityFilter | null,
+  ): Promise<FetchedOrchestrationItem | null> {
+    const ack = {
+      lockToken,
+      executionId,
+      historyDelta,
+      workerItems,
+      orchestratorItems,
+      metadata,
+      cancelledActivities,
+    };
+    if (this.orchestratorCombinedCallsMayExist()) {
+      const sentAt = performance.now();
+      try {
+        const outcome = await orchestrations.ackOrchestrationItemAndFetchNext(
+          this.sql,
+          ack,
+          lockTimeoutMs,
+          filter,
+        );
+        this.orchestrationAcked(historyDelta, workerItems, orchestratorItems, metadata);
+        return this.learnNextWakeup(sentAt, outcome);
+      } catch (error) {
+        if (!this.orchestratorCombinedCallMissing(error)) throw error;
+      }
+    }
+    // The schema lacks the combined call: the same ack, then a fetch, separately.
+    await orchestrations.ackOrchestrationItem(this.sql, ack);
+    this.orchestrationAcked(historyDelta, workerItems, orchestratorItems, metadata);
+    try {
+      return await orchestrations.fetchOrchestrationItem(this.sql, lockTimeoutMs, 0, filter);
+    } catch (error) {
+      // The turn is committed: a failed fetch must not look like a failed ack. The slot fetches
+      // again after its wait.
+      this.logger.warn(
+        `fetch after an ack failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return null;
+    }
+  }
+
+  /** After an ack: local wake-ups for what it enqueued, and for clients waiting on the instance. */
+  private orchestrationAcked(
+    historyDelta: Event[],
+    workerItems: WorkItem[],
+    orchestratorItems: WorkItem[],
+    metadata: ExecutionMetadata,
+  ): void {
     if (workerItems.length > 0) this.listener?.enqueuedLocally("work");
     if (orchestratorItems.length > 0) this.listener?.enqueuedLocally("orch");
     // A client of this provider object waiting on the instance re-reads it now.
@@ -345,17 +455,41 @@ export class PostgresProvider implements Provider {
     if (tagFilter.kind === "none") return Promise.resolve(null); // an orchestrator-only node
     return this.longPoll({ queue: "worker", session, tagFilter }, pollTimeoutMs, async () => {
       const found = await workers.fetchWorkItem(this.sql, lockTimeoutMs, 0, session, tagFilter);
-      // Remember who claimed a session, so a wake-up for it is passed on to that fetch (wakeups.ts).
-      const claimed =
-        found && "ActivityExecute" in found.item ? found.item.ActivityExecute.session_id : undefined;
-      if (claimed && session) this.listener?.sessionFetched(claimed, session.ownerId);
+      this.noteSessionFetched(found, session);
       return found;
     });
+  }
+
+  /** Remember who claimed a session, so a wake-up for it is passed on to that fetch (wakeups.ts). */
+  private noteSessionFetched(found: FetchedWorkItem | null, session: SessionFetchConfig | null): void {
+    const claimed =
+      found && "ActivityExecute" in found.item ? found.item.ActivityExecute.session_id : undefined;
+    if (claimed && session) this.listener?.sessionFetched(claimed, session.ownerId);
   }
 
   async ackWorkItem(lockToken: string, completion: WorkItem | null): Promise<void> {
     await workers.ackWorkItem(this.sql, lockToken, completion);
     if (completion) this.listener?.enqueuedLocally("orch");
+  }
+
+  async ackWorkItemAndFetchNext(
+    lockToken: string,
+    completion: WorkItem | null,
+    lockTimeoutMs: number,
+    session: SessionFetchConfig | null,
+    tagFilter: TagFilter,
+  ): Promise<FetchedWorkItem | null> {
+    const found = await workers.ackWorkItemAndFetchNext(
+      this.sql,
+      lockToken,
+      completion,
+      lockTimeoutMs,
+      session,
+      tagFilter,
+    );
+    if (completion) this.listener?.enqueuedLocally("orch");
+    this.noteSessionFetched(found, session);
+    return found;
   }
 
   renewWorkItemLock(lockToken: string, extendForMs: number): Promise<void> {

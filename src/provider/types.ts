@@ -61,6 +61,13 @@ export interface ActivityExecuteItem {
   input: string;
   session_id?: string;
   tag?: string;
+  /**
+   * pg-durable's own fields, not duroxide's (stores keep unknown keys; other engines ignore them):
+   * the orchestration that scheduled the activity, so the worker's ActivityContext can name it
+   * without a query. Omitted by older runtimes: the worker then looks it up.
+   */
+  orchestration_name?: string;
+  orchestration_version?: string;
 }
 export interface ActivityCompletedItem {
   instance: string;
@@ -393,6 +400,23 @@ export interface Provider {
     metadata: ExecutionMetadata,
     cancelledActivities: ScheduledActivityIdentifier[],
   ): Promise<void>;
+  /**
+   * Optional: ackOrchestrationItem(…) then fetchOrchestrationItem(lockTimeoutMs, 0, filter) in one
+   * round trip and one transaction, never waiting (docs/store-contract.md §4.6). The ack's errors
+   * are ackOrchestrationItem's, and a failed ack fetches nothing (the lock stays held). Null when
+   * nothing is ready. A runtime without it acks and fetches separately.
+   */
+  ackOrchestrationItemAndFetchNext?(
+    lockToken: string,
+    executionId: number,
+    historyDelta: Event[],
+    workerItems: WorkItem[],
+    orchestratorItems: WorkItem[],
+    metadata: ExecutionMetadata,
+    cancelledActivities: ScheduledActivityIdentifier[],
+    lockTimeoutMs: number,
+    filter: DispatcherCapabilityFilter | null,
+  ): Promise<FetchedOrchestrationItem | null>;
   abandonOrchestrationItem(lockToken: string, delayMs: number | null, ignoreAttempt: boolean): Promise<void>;
   renewOrchestrationItemLock(lockToken: string, extendForMs: number): Promise<void>;
 
@@ -407,6 +431,19 @@ export interface Provider {
   ackWorkItem(lockToken: string, completion: WorkItem | null): Promise<void>;
   renewWorkItemLock(lockToken: string, extendForMs: number): Promise<void>;
   abandonWorkItem(lockToken: string, delayMs: number | null, ignoreAttempt: boolean): Promise<void>;
+  /**
+   * Optional: ackWorkItem(lockToken, completion) then fetchWorkItem(lockTimeoutMs, 0, session,
+   * tagFilter) in one round trip and one transaction, never waiting (docs/store-contract.md §5.1).
+   * The ack's errors are ackWorkItem's, and a failed ack fetches nothing. Null when nothing is
+   * available. A runtime without it acks and fetches separately.
+   */
+  ackWorkItemAndFetchNext?(
+    lockToken: string,
+    completion: WorkItem | null,
+    lockTimeoutMs: number,
+    session: SessionFetchConfig | null,
+    tagFilter: TagFilter,
+  ): Promise<FetchedWorkItem | null>;
 
   // sessions
   renewSessionLock(ownerIds: readonly string[], extendForMs: number, idleTimeoutMs: number): Promise<number>;

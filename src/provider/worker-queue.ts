@@ -64,21 +64,41 @@ export async function fetchWorkItem(
   tagFilter: TagFilter,
 ): Promise<FetchedWorkItem | null> {
   if (tagFilter.kind === "none") return null;
+  const lockedAtMs = sql.now();
+  const row = await sql.callOne<FetchedRow>("fetch_work_item", "fetch_work_item", [
+    lockedAtMs,
+    ...fetchArgs(lockTimeoutMs, session, tagFilter),
+  ]);
+  return await fetchedItem(sql, "fetch_work_item", row, lockedAtMs, lockTimeoutMs);
+}
+
+/** What fetch_work_item and ack_and_fetch_work_item return: a row, or none when nothing is available. */
+interface FetchedRow {
+  work_item: string | null;
+  lock_token: string | null;
+  attempt_count: number;
+}
+
+/** fetch_work_item's arguments after p_now_ms, for a filter other than `none`. */
+function fetchArgs(
+  lockTimeoutMs: number,
+  session: SessionFetchConfig | null,
+  tagFilter: TagFilter,
+): unknown[] {
   // Sorted so the same filter always sends the same array (stable plans, readable logs).
   const tags = "tags" in tagFilter ? [...tagFilter.tags].sort() : [];
-  const lockedAtMs = sql.now();
-  const row = await sql.callOne<{
-    work_item: string | null;
-    lock_token: string | null;
-    attempt_count: number;
-  }>("fetch_work_item", "fetch_work_item", [
-    lockedAtMs,
-    lockTimeoutMs,
-    session?.ownerId ?? null,
-    session?.lockTimeoutMs ?? lockTimeoutMs,
-    TAG_MODES[tagFilter.kind],
-    tags,
-  ]);
+  const mode = tagFilter.kind === "none" ? null : TAG_MODES[tagFilter.kind];
+  return [lockTimeoutMs, session?.ownerId ?? null, session?.lockTimeoutMs ?? lockTimeoutMs, mode, tags];
+}
+
+/** Decode a fetched row, confirming its lease when the handover took long; null when none (or lost). */
+async function fetchedItem(
+  sql: SqlFunctions,
+  operation: string,
+  row: FetchedRow | undefined,
+  lockedAtMs: number,
+  lockTimeoutMs: number,
+): Promise<FetchedWorkItem | null> {
   if (!row?.lock_token || row.work_item === null) return null;
   let item: WorkItem;
   try {
@@ -87,7 +107,7 @@ export async function fetchWorkItem(
     // The row stays locked under this token until it expires, then is offered again with a higher
     // attempt count; other items keep flowing. Retrying cannot fix a corrupt row: permanent.
     throw ProviderError.permanent(
-      "fetch_work_item",
+      operation,
       `stored work item cannot be decoded: ${(error as Error).message}`,
       error,
     );
@@ -102,31 +122,73 @@ export async function fetchWorkItem(
   return { item, lockToken: row.lock_token, attemptCount: row.attempt_count };
 }
 
-export async function ackWorkItem(
-  sql: SqlFunctions,
-  lockToken: string,
-  completion: WorkItem | null,
-): Promise<void> {
+/**
+ * ack_work_item's arguments before p_now_ms (token, completion kind, text, instance), checked and
+ * encoded: the one validation point of an ack, so the call skips the backstop.
+ */
+function ackArgs(operation: string, lockToken: string, completion: WorkItem | null): unknown[] {
   let kind: string | null = null;
   let text: string | null = null;
   let instance: string | null = null;
-  checkLockToken("ack_work_item", lockToken);
+  checkLockToken(operation, lockToken);
   if (completion !== null) {
     if ("ActivityCompleted" in completion) instance = completion.ActivityCompleted.instance;
     else if ("ActivityFailed" in completion) instance = completion.ActivityFailed.instance;
     else {
       throw ProviderError.permanent(
-        "ack_work_item",
+        operation,
         `a work item completion must be ActivityCompleted or ActivityFailed, got ${Object.keys(completion).join(", ")}`,
       );
     }
-    text = encodeOrThrow("ack_work_item", completion, { "completion instance id": instance });
+    text = encodeOrThrow(operation, completion, { "completion instance id": instance });
     kind = workItemKind(completion); // checked by encodeOrThrow
   }
-  // Token, text and instance were checked above: the one validation point of this call.
-  await sql.call("ack_work_item", "ack_work_item", [lockToken, kind, text, instance, sql.now()], {
-    validated: true,
-  });
+  return [lockToken, kind, text, instance];
+}
+
+export async function ackWorkItem(
+  sql: SqlFunctions,
+  lockToken: string,
+  completion: WorkItem | null,
+): Promise<void> {
+  const args = ackArgs("ack_work_item", lockToken, completion);
+  await sql.call("ack_work_item", "ack_work_item", [...args, sql.now()], { validated: true });
+}
+
+/**
+ * Ack `lockToken` as ackWorkItem does, then fetch the next item as fetchWorkItem does, in one
+ * call (ack_and_fetch_work_item). A failed ack fails the call and fetches nothing.
+ */
+export async function ackWorkItemAndFetchNext(
+  sql: SqlFunctions,
+  lockToken: string,
+  completion: WorkItem | null,
+  lockTimeoutMs: number,
+  session: SessionFetchConfig | null,
+  tagFilter: TagFilter,
+): Promise<FetchedWorkItem | null> {
+  const operation = "ack_and_fetch_work_item";
+  const args = ackArgs(operation, lockToken, completion);
+  if (tagFilter.kind === "none") {
+    await sql.call(operation, "ack_work_item", [...args, sql.now()], { validated: true });
+    return null;
+  }
+  if (session) {
+    // The rest of the backstop (the ack's strings were checked by ackArgs).
+    try {
+      checkTextColumn(session.ownerId, "session owner id");
+    } catch (error) {
+      throw ProviderError.permanent(operation, (error as Error).message, error);
+    }
+  }
+  const lockedAtMs = sql.now();
+  const [row] = await sql.call<FetchedRow>(
+    operation,
+    operation,
+    [...args, lockedAtMs, ...fetchArgs(lockTimeoutMs, session, tagFilter)],
+    { validated: true },
+  );
+  return await fetchedItem(sql, operation, row, lockedAtMs, lockTimeoutMs);
 }
 
 export async function renewWorkItemLock(

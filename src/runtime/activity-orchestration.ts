@@ -1,6 +1,8 @@
 /**
  * Which orchestration (name and version) scheduled an activity, for ActivityContext's
- * orchestrationName / orchestrationVersion. ActivityExecute work items do not carry it.
+ * orchestrationName / orchestrationVersion. This runtime's turns put it on each ActivityExecute
+ * (orchestration_name / orchestration_version, see carriedOrchestration); items written by older
+ * runtimes or other engines lack it, and for those:
  *
  * The orchestration dispatcher records it for every turn that schedules activities, before the
  * ack makes them fetchable, so a worker in the same process finds it without a query; a worker
@@ -8,7 +10,7 @@
  * execution's start event when the instance has moved on). The cache is per provider
  * object (two stores may hold the same instance id) and bounded.
  */
-import type { Provider } from "../provider/types.ts";
+import type { ActivityExecuteItem, Provider } from "../provider/types.ts";
 
 export interface OrchestrationIdentity {
   name: string;
@@ -42,6 +44,16 @@ export function rememberOrchestration(
   cache.delete(key); // re-insert: the Map's order is the eviction order
   cache.set(key, identity);
   if (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
+}
+
+/** The orchestration an ActivityExecute carries, when it carries both fields as strings. */
+export function carriedOrchestration(item: ActivityExecuteItem): OrchestrationIdentity | null {
+  // Unknown keys are stored unchecked: a malformed value counts as absent.
+  const { orchestration_name: name, orchestration_version: version } = item as {
+    orchestration_name?: unknown;
+    orchestration_version?: unknown;
+  };
+  return typeof name === "string" && typeof version === "string" ? { name, version } : null;
 }
 
 /**

@@ -2,8 +2,20 @@
  * The orchestration dispatcher: `orchestrationConcurrency` slots, each looping fetch → turn → ack
  * (docs/replay-rules.md §1–§2, docs/store-contract.md §10). Every fetched item leaves through
  * exactly one ack or abandon; a turn's lock is renewed while it runs.
+ *
+ * When the provider can ack and fetch in one call (Provider.ackOrchestrationItemAndFetchNext), a
+ * slot commits its turn and locks its next one in one round trip, and processes that turn next
+ * (PollSlot.process returns it; an empty result sends the slot straight to its wait). The plain
+ * ack is kept for everything else: an ack after the stop signal (no new leases), while the clock
+ * disagrees with the database's, every retry of an ack whose first attempt failed (that attempt
+ * may have locked a turn already), and the fallback acks of a failed one.
  */
-import type { ErrorDetails, FetchedOrchestrationItem, Provider } from "../provider/types.ts";
+import type {
+  ErrorDetails,
+  FetchedOrchestrationItem,
+  OrchestratorFetch,
+  Provider,
+} from "../provider/types.ts";
 import { rememberOrchestration } from "./activity-orchestration.ts";
 import { callWithRetries, whileHeld } from "./call-with-retries.ts";
 import type { ClockGuard } from "./clock-guard.ts";
@@ -15,7 +27,7 @@ import { HeldLock, startRenewal, unregisteredBackoffMs } from "./lock-renewal.ts
 import type { RuntimeMetrics } from "./metrics.ts";
 import { type ResolvedOptions, renewalIntervalMs } from "./options.ts";
 import { resolveParentExecution } from "./parent-link.ts";
-import { PollLoops } from "./poll-loop.ts";
+import { type FetchNext, PollLoops } from "./poll-loop.ts";
 import type { OrchestrationRegistry } from "./registry.ts";
 import { ENGINE_VERSION, filterAccepts, parseSemver } from "./semver.ts";
 import { orchestrationLogFields } from "./telemetry/log-fields.ts";
@@ -65,10 +77,7 @@ export class OrchestrationDispatcher {
       counted: () => {
         metrics.orchDispatcherItemsFetched++;
       },
-      process: async (fetched) => {
-        await this.process(fetched);
-        return null;
-      },
+      process: (fetched, fetchNext) => this.process(fetched, fetchNext),
       crashed: (fetched, error) => `turn of ${fetched.item.instance} crashed: ${errorMessage(error)}`,
     }));
   }
@@ -78,7 +87,11 @@ export class OrchestrationDispatcher {
     await this.slots.drained();
   }
 
-  private async process(fetched: FetchedOrchestrationItem): Promise<void> {
+  /** One turn; resolves with the next turn when its ack also locked one (see ackAndFetch). */
+  private async process(
+    fetched: FetchedOrchestrationItem,
+    fetchNext: FetchNext<FetchedOrchestrationItem, OrchestratorFetch>,
+  ): Promise<FetchedOrchestrationItem | null> {
     const { provider, options } = this.deps;
     const { item, lockToken, attemptCount } = fetched;
 
@@ -86,7 +99,7 @@ export class OrchestrationDispatcher {
     const pin = parseSemver(findStarted(item.history)?.duroxide_version);
     if (pin && !filterAccepts(options.capabilityFilter, pin)) {
       await this.abandon(lockToken, PIN_MISMATCH_DELAY_MS, false);
-      return;
+      return null;
     }
 
     const turn = options.telemetry.beginTurn(fetched);
@@ -105,15 +118,14 @@ export class OrchestrationDispatcher {
     try {
       if (attemptCount > options.maxAttempts) {
         turn.settle("poisoned");
-        await this.poison(fetched);
-        return;
+        return await this.poison(fetched, fetchNext);
       }
       if (item.historyError !== null) {
         options.logger.warn(
           `history of ${item.instance} cannot be read (${item.historyError}); retrying later`,
         );
         await this.abandon(lockToken, HISTORY_ERROR_DELAY_MS, false);
-        return;
+        return null;
       }
       let decision: ReturnType<typeof planTurn>;
       try {
@@ -130,7 +142,7 @@ export class OrchestrationDispatcher {
           orchestrationLogFields(item),
         );
         await this.abandon(lockToken, HISTORY_ERROR_DELAY_MS, false);
-        return;
+        return null;
       }
       if (decision.kind === "deferred") {
         // The admission window (docs/replay-rules.md §8): the execution continued as new and its successor's
@@ -146,7 +158,7 @@ export class OrchestrationDispatcher {
             `${item.messages.length} input(s) retried in ${delay}ms (attempt ${attemptCount}/${options.maxAttempts})`,
         );
         await this.abandon(lockToken, delay, false);
-        return;
+        return null;
       }
       if (decision.kind === "unregistered") {
         const delay = unregisteredBackoffMs(
@@ -159,7 +171,7 @@ export class OrchestrationDispatcher {
             `${item.instance} retried in ${delay}ms (attempt ${attemptCount}/${options.maxAttempts})`,
         );
         await this.abandon(lockToken, delay, false);
-        return;
+        return null;
       }
       // Nothing over a limit is ever written: the turn fails with the limit's error instead (a
       // retry would only break the same limit again).
@@ -173,18 +185,20 @@ export class OrchestrationDispatcher {
           Application: { kind: "OrchestrationFailed", message: violation, retryable: false },
         });
         turn.planned(failure, "failed");
-        await this.ack(fetched, failure, "failed");
-        return;
+        return await this.ack(fetched, failure, "failed", false, fetchNext);
       }
       turn.planned(decision.plan, decision.outcome);
-      await this.ack(fetched, decision.plan, decision.outcome);
+      return await this.ack(fetched, decision.plan, decision.outcome, false, fetchNext);
     } finally {
       renewal.stop();
       turn.end();
     }
   }
 
-  private async poison(fetched: FetchedOrchestrationItem): Promise<void> {
+  private async poison(
+    fetched: FetchedOrchestrationItem,
+    fetchNext: FetchNext<FetchedOrchestrationItem, OrchestratorFetch>,
+  ): Promise<FetchedOrchestrationItem | null> {
     const { item, attemptCount } = fetched;
     const { maxAttempts } = this.deps.options;
     this.deps.metrics.orchPoison++;
@@ -244,7 +258,7 @@ export class OrchestrationDispatcher {
       `poisoned ${item.instance} after ${attemptCount} attempts`,
       orchestrationLogFields(item),
     );
-    await this.ack(fetched, plan, "failed", true);
+    return await this.ack(fetched, plan, "failed", true, fetchNext);
   }
 
   /**
@@ -274,14 +288,19 @@ export class OrchestrationDispatcher {
     }
   }
 
-  /** Ack with retries on retryable errors; a permanent failure records an infrastructure failure. */
+  /**
+   * Ack with retries on retryable errors; a permanent failure records an infrastructure failure.
+   * With `fetchNext`, the first attempt also fetches the next turn when it may (ackAndFetch):
+   * resolves with that turn, null otherwise.
+   */
   private async ack(
     fetched: FetchedOrchestrationItem,
     plan: AckPlan,
     outcome: TurnOutcomeKind,
     /** Poison: if no failure record can be stored, end the instance anyway (endAnyway). */
     lastResort = false,
-  ): Promise<void> {
+    fetchNext?: FetchNext<FetchedOrchestrationItem, OrchestratorFetch>,
+  ): Promise<FetchedOrchestrationItem | null> {
     const { options } = this.deps;
     const { item, lockToken } = fetched;
     await resolveParentExecution(this.deps.provider, plan);
@@ -292,8 +311,20 @@ export class OrchestrationDispatcher {
         version: plan.metadata.orchestrationVersion ?? item.version,
       });
     }
+    // Only the first attempt may fetch: a retried one cannot know whether the lost attempt had
+    // already locked a turn, and must not lock a second.
+    let firstAttempt = true;
     const committed = await callWithRetries(
-      () => this.commit(lockToken, plan),
+      async () => {
+        const mayFetch = firstAttempt && fetchNext !== undefined;
+        firstAttempt = false;
+        if (mayFetch) {
+          const next = await this.ackAndFetch(lockToken, plan, fetchNext);
+          if (next !== undefined) return next;
+        }
+        await this.commit(lockToken, plan);
+        return null;
+      },
       // For as long as the lock is held: giving up earlier only replays the turn later.
       whileHeld(
         this.locks.get(fetched) ?? new HeldLock(options.orchestratorLockTimeoutMs),
@@ -304,21 +335,21 @@ export class OrchestrationDispatcher {
     switch (committed.kind) {
       case "ok":
         this.afterAck(plan, outcome);
-        return;
+        return committed.value;
       case "exhausted":
         // Nothing is lost by replaying the turn later: it is a pure function of history + batch.
         options.logger.warn(
           `ack of ${item.instance} kept failing (${errorMessage(committed.error)}); abandoning the turn`,
         );
         await this.abandon(lockToken, FAILED_ACK_ABANDON_MS, false);
-        return;
+        return null;
       case "unknown":
         // Recording a failure could be wrong (the lost attempt may have committed); if nothing
         // committed, the lock expires and the turn is replayed.
         options.logger.warn(
           `ack of ${item.instance} outcome unknown after a lost connection (${errorMessage(committed.error)}); leaving it to lock expiry`,
         );
-        return;
+        return null;
       case "failed": {
         const message = errorMessage(committed.error);
         options.logger.error(`ack of ${item.instance} failed permanently: ${message}`);
@@ -333,9 +364,44 @@ export class OrchestrationDispatcher {
           if (lastResort && !isLockLost(error)) await this.endAnyway(fetched, message);
           else await this.abandon(lockToken, FAILED_ACK_ABANDON_MS, false);
         }
-        return;
+        return null;
       }
     }
+  }
+
+  /**
+   * Commit the turn and fetch the next one in one call of the provider, through the slot's waiter
+   * (fetchNext). Undefined when this ack may not fetch: the provider cannot, the runtime is
+   * stopping (no new leases), or this runtime's clock disagrees with the database's; the caller
+   * then acks alone.
+   */
+  private async ackAndFetch(
+    lockToken: string,
+    plan: AckPlan,
+    fetchNext: FetchNext<FetchedOrchestrationItem, OrchestratorFetch>,
+  ): Promise<FetchedOrchestrationItem | null | undefined> {
+    const { provider, options, stopSignal, clockGuard } = this.deps;
+    if (!provider.ackOrchestrationItemAndFetchNext || stopSignal.aborted || !clockGuard.agrees)
+      return undefined;
+    const ackAndFetchNext = provider.ackOrchestrationItemAndFetchNext.bind(provider);
+    return await fetchNext(async (what) => {
+      const sentAt = performance.now(); // the next turn's lock runs from before the call
+      const next = await options.telemetry.timeAck("orchestrator", () =>
+        ackAndFetchNext(
+          lockToken,
+          plan.executionId,
+          plan.delta,
+          plan.workerItems,
+          plan.orchestratorItems,
+          plan.metadata,
+          plan.cancelledActivities,
+          options.orchestratorLockTimeoutMs,
+          what.filter,
+        ),
+      );
+      if (next) this.locks.set(next, new HeldLock(options.orchestratorLockTimeoutMs, sentAt));
+      return next;
+    });
   }
 
   private commit(lockToken: string, plan: AckPlan): Promise<void> {

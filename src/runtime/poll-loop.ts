@@ -55,11 +55,21 @@ export interface PollSlot<T, F extends WorkFetch = WorkFetch> {
   /**
    * Process one item. When finishing it also locked the next one (an ack that fetches the next
    * item in the same round trip), return that item: the loop processes it without another fetch.
+   * Such a fetch goes through `fetchNext`; when it finds nothing the loop waits at once, as after
+   * an empty fetch of its own, instead of fetching again.
    */
-  process(item: T): Promise<T | null | undefined>;
+  process(item: T, fetchNext: FetchNext<T, F>): Promise<T | null | undefined>;
   /** The log line for a crash of process(item). */
   crashed(item: T, error: unknown): string;
 }
+
+/**
+ * Run `fetch`, a fetch of what `what` describes made while processing an item, through the slot's
+ * waiter (like the loop's own fetches: work arriving while it runs ends the following wait).
+ */
+export type FetchNext<T, F extends WorkFetch = WorkFetch> = (
+  fetch: (what: F) => Promise<T | null>,
+) => Promise<T | null>;
 
 /** The slots of one dispatcher: `count` loops started together, drained together. */
 export class PollLoops {
@@ -108,38 +118,58 @@ export async function runPollLoop<T, F extends WorkFetch>(
       continue;
     }
     if (fetched === null) {
-      const pollGap = minPollIntervalMs - (performance.now() - began);
-      if (waiter) await waiter.wait(Math.max(longPollTimeoutMs, pollGap), stopSignal);
-      else await sleep(pollGap, stopSignal);
+      await idle(began);
       continue;
     }
-    await processChain(slot, fetched, stopSignal, handBack, logger);
+    const emptyFetchBegan = await processChain(slot, fetched, waiter, stopSignal, handBack, logger);
+    if (emptyFetchBegan !== null) await idle(emptyFetchBegan);
+  }
+
+  /** After an empty fetch that began at `began`: wait for a wake-up, or poll. */
+  async function idle(began: number): Promise<void> {
+    const pollGap = minPollIntervalMs - (performance.now() - began);
+    if (waiter) await waiter.wait(Math.max(longPollTimeoutMs, pollGap), stopSignal);
+    else await sleep(pollGap, stopSignal);
   }
 }
 
-/** Process an item, then every next item its processing locked on the way (see PollSlot.process). */
+/**
+ * Process an item, then every next item its processing locked on the way (see PollSlot.process).
+ * Returns when the chain's last fetch (through fetchNext) began if it found nothing, else null.
+ */
 async function processChain<T, F extends WorkFetch>(
   slot: PollSlot<T, F>,
   first: T,
+  waiter: WorkWaiter | null,
   stopSignal: AbortSignal,
   handBack: (item: T) => Promise<void>,
   logger: PollLoopDeps["options"]["logger"],
-): Promise<void> {
+): Promise<number | null> {
+  let emptyFetchBegan: number | null = null;
+  const fetchNext: FetchNext<T, F> = async (fetch) => {
+    const what = slot.next();
+    const began = performance.now();
+    const found = waiter ? await waiter.fetch(what, () => fetch(what)) : await fetch(what);
+    if (found === null) emptyFetchBegan = began;
+    return found;
+  };
   let item: T | null | undefined = first;
   while (item) {
     slot.counted();
     if (stopSignal.aborted) {
       await handBack(item);
-      return;
+      return null;
     }
     const current: T = item;
+    emptyFetchBegan = null;
     try {
-      item = await slot.process(current);
+      item = await slot.process(current, fetchNext);
     } catch (error) {
       logger.error(slot.crashed(current, error));
       item = null;
     }
   }
+  return emptyFetchBegan;
 }
 
 /**

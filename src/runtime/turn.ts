@@ -346,6 +346,7 @@ function turnOutput(item: OrchestrationItem, execution: OpenedExecution, policy:
   return {
     instance: item.instance,
     executionId,
+    orchestration: { name: started.name, version: started.version },
     policy,
     log,
     workerItems: [],

@@ -3,6 +3,13 @@
  * its completion (docs/replay-rules.md §12). While an activity runs its lock is renewed; a renewal that
  * fails for good means the orchestration no longer wants the result (or another worker took the
  * item over), which aborts the activity's signal.
+ *
+ * When the provider can ack and fetch in one call (Provider.ackWorkItemAndFetchNext), a slot that
+ * finished an activity acks it and locks its next item in one round trip, and processes that item
+ * next (PollSlot.process returns it). The separate ack is kept for everything else: an ack after
+ * the stop signal (no new leases), while the clock disagrees with the database's, a retry of an
+ * ack whose first attempt failed (that attempt may have locked an item already), and the acks of
+ * cancelled or non-activity items.
  */
 import type {
   ActivityExecuteItem,
@@ -13,7 +20,7 @@ import type {
 } from "../provider/types.ts";
 import { sleep } from "./abortable.ts";
 import { ActivityContext } from "./activity-context.ts";
-import { orchestrationOf } from "./activity-orchestration.ts";
+import { carriedOrchestration, orchestrationOf } from "./activity-orchestration.ts";
 import { callWithRetries, whileHeld } from "./call-with-retries.ts";
 import type { ClockGuard } from "./clock-guard.ts";
 import { errorMessage } from "./errors.ts";
@@ -21,7 +28,7 @@ import { fromJson, toJson } from "./json.ts";
 import { HeldLock, startRenewal, unregisteredBackoffMs } from "./lock-renewal.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
 import { type ResolvedOptions, renewalIntervalMs } from "./options.ts";
-import { PollLoops } from "./poll-loop.ts";
+import { type FetchNext, PollLoops, type PollSlot } from "./poll-loop.ts";
 import type { ActivityRegistry } from "./registry.ts";
 import type { SessionTracker } from "./sessions.ts";
 import { activityLogFields } from "./telemetry/log-fields.ts";
@@ -64,21 +71,13 @@ export class WorkerDispatcher {
   }
 
   start(): void {
-    const { provider, options, metrics, sessions } = this.deps;
-    this.slots.start(options.workerConcurrency, (slot) => {
+    const { provider, options, metrics } = this.deps;
+    this.slots.start(options.workerConcurrency, (slot): PollSlot<Locked, WorkerFetch> => {
       const workerId = this.workerId(slot);
       const ownerId = options.workerNodeId ?? workerId;
       return {
         call: "fetchWorkItem",
-        next: () => ({
-          queue: "worker",
-          // At the session cap a slot takes only items outside sessions (or of sessions it holds).
-          session:
-            sessions.distinct >= options.maxSessionsPerRuntime
-              ? null
-              : { ownerId, lockTimeoutMs: options.sessionLockTimeoutMs },
-          tagFilter: options.workerTagFilter,
-        }),
+        next: () => this.nextFetch(ownerId),
         fetch: async (what: WorkerFetch, pollTimeoutMs: number) => {
           const fetched = await options.telemetry.timeFetch("worker", () =>
             provider.fetchWorkItem(options.workerLockTimeoutMs, pollTimeoutMs, what.session, what.tagFilter),
@@ -89,10 +88,8 @@ export class WorkerDispatcher {
         counted: () => {
           metrics.workerDispatcherItemsFetched++;
         },
-        process: async ({ fetched, lock }) => {
-          await this.execute(fetched, workerId, lock);
-          return null;
-        },
+        process: async ({ fetched, lock }, fetchNext) =>
+          await this.execute(fetched, { workerId, ownerId, fetchNext }, lock),
         crashed: ({ fetched }, error) =>
           `work item ${fetched.lockToken} crashed its worker slot: ${errorMessage(error)}`,
       };
@@ -107,13 +104,32 @@ export class WorkerDispatcher {
     return `work-${slot}-${this.deps.nodeId}`;
   }
 
-  private async execute(fetched: FetchedWorkItem, workerId: string, lock: HeldLock): Promise<void> {
+  /** What a slot's next fetch asks for. */
+  private nextFetch(ownerId: string): WorkerFetch {
+    const { options, sessions } = this.deps;
+    return {
+      queue: "worker",
+      // At the session cap a slot takes only items outside sessions (or of sessions it holds).
+      session:
+        sessions.distinct >= options.maxSessionsPerRuntime
+          ? null
+          : { ownerId, lockTimeoutMs: options.sessionLockTimeoutMs },
+      tagFilter: options.workerTagFilter,
+    };
+  }
+
+  /** Run one item; returns the next item when its ack also locked one (see the module comment). */
+  private async execute(
+    fetched: FetchedWorkItem,
+    slot: SlotIdentity,
+    lock: HeldLock,
+  ): Promise<Locked | null> {
     const { provider, options, sessions } = this.deps;
     const { item, lockToken } = fetched;
     if (!("ActivityExecute" in item)) {
       options.logger.error(`worker queue held a non-activity item; dropping it: ${JSON.stringify(item)}`);
       await provider.ackWorkItem(lockToken, null).catch(() => {});
-      return;
+      return null;
     }
     const a = item.ActivityExecute;
     const sessionId = a.session_id ?? null;
@@ -121,21 +137,29 @@ export class WorkerDispatcher {
       // Two slots raced past the cap: hand it back without counting the attempt.
       sessions.release(sessionId);
       await provider.abandonWorkItem(lockToken, OVER_CAPACITY_DELAY_MS, true).catch(() => {});
-      return;
+      return null;
     }
+    // Released once: before the ack computes its next fetch (the activity is done, so its session
+    // no longer counts toward the cap), or at the end whatever happened.
+    let held = sessionId;
+    const releaseSession = () => {
+      if (held !== null) sessions.release(held);
+      held = null;
+    };
     try {
-      await this.run(a, fetched, workerId, lock);
+      return await this.run(a, fetched, { ...slot, releaseSession }, lock);
     } finally {
-      if (sessionId !== null) sessions.release(sessionId);
+      releaseSession();
     }
   }
 
   private async run(
     a: ActivityExecuteItem,
     fetched: FetchedWorkItem,
-    workerId: string,
+    slot: RunningSlot,
     lock: HeldLock,
-  ): Promise<void> {
+  ): Promise<Locked | null> {
+    const { workerId } = slot;
     const { provider, options, metrics } = this.deps;
     const { lockToken, attemptCount } = fetched;
     const identity = { instance: a.instance, execution_id: a.execution_id, id: a.id };
@@ -147,7 +171,7 @@ export class WorkerDispatcher {
         `poisoned activity ${a.name}#${a.id} of ${a.instance} after ${attemptCount} attempts`,
         activityLogFields(a),
       );
-      await this.complete(lockToken, lock, {
+      return await this.complete(lockToken, lock, slot, {
         ActivityFailed: {
           ...identity,
           details: {
@@ -167,7 +191,6 @@ export class WorkerDispatcher {
           },
         },
       });
-      return;
     }
 
     const fn = this.deps.registry.get(a.name);
@@ -182,7 +205,7 @@ export class WorkerDispatcher {
         activityLogFields(a),
       );
       await provider.abandonWorkItem(lockToken, delay, false).catch(() => {});
-      return;
+      return null;
     }
 
     const controller = new AbortController();
@@ -196,7 +219,8 @@ export class WorkerDispatcher {
       },
       { lock, mayRenew: () => clockGuard.agrees },
     );
-    const orchestration = await orchestrationOf(provider, a.instance, a.execution_id);
+    const orchestration =
+      carriedOrchestration(a) ?? (await orchestrationOf(provider, a.instance, a.execution_id));
     const ctx = new ActivityContext(
       {
         instanceId: a.instance,
@@ -238,7 +262,7 @@ export class WorkerDispatcher {
         // Shutdown ran out of time: give the item back at once, without counting the attempt.
         controller.abort(new Error("runtime shutting down"));
         await provider.abandonWorkItem(lockToken, null, true).catch(() => {});
-        return;
+        return null;
       }
       if (first === "cancelled") {
         await Promise.race([
@@ -246,7 +270,7 @@ export class WorkerDispatcher {
           sleep(options.activityCancellationGracePeriodMs, this.deps.forceSignal),
         ]);
         await provider.ackWorkItem(lockToken, null).catch(() => {}); // normally fails: the row is gone
-        return;
+        return null;
       }
       let completion: WorkItem;
       if (first.kind === "ok") {
@@ -265,7 +289,7 @@ export class WorkerDispatcher {
       } else {
         completion = this.failure(identity, errorMessage(first.error));
       }
-      await this.complete(lockToken, lock, completion);
+      return await this.complete(lockToken, lock, slot, completion);
     } finally {
       renewal.stop();
       force.removeEventListener("abort", onForce);
@@ -293,19 +317,32 @@ export class WorkerDispatcher {
    * may mean the earlier attempt committed after all; either way the lock is gone, and if nothing
    * committed the item comes back when it expires. A clock that disagrees with the database's
    * would judge the lock wrongly: the ack waits for it to agree while the lock lasts.
+   *
+   * The first attempt also locks the slot's next item when it can (see the module comment) and
+   * returns it; a retry only acks, so an attempt whose outcome is unknown never leads to a second
+   * item locked by the same ack (an item it may have locked comes back when its lease expires).
    */
-  private async complete(lockToken: string, lock: HeldLock, completion: WorkItem): Promise<void> {
+  private async complete(
+    lockToken: string,
+    lock: HeldLock,
+    slot: RunningSlot,
+    completion: WorkItem,
+  ): Promise<Locked | null> {
     const { provider, options, metrics, clockGuard, forceSignal } = this.deps;
     await clockGuard.waitUntilAgreed(forceSignal, lock.remainingMs() - ACK_LOCK_MARGIN_MS);
+    let attempts = 0;
     const outcome = await callWithRetries(
-      () => options.telemetry.timeAck("worker", () => provider.ackWorkItem(lockToken, completion)),
+      () => {
+        const combined = attempts++ === 0 ? this.ackAndFetch(lockToken, slot, completion) : null;
+        return combined ?? this.ackOnly(lockToken, completion);
+      },
       // Until the lock runs out, or shutdown runs out of time (the item then returns on expiry).
       (delay) => !forceSignal.aborted && whileHeld(lock, ACK_LOCK_MARGIN_MS)(delay),
       () => metrics.providerErrors++,
     );
     if (outcome.kind !== "ok" && outcome.kind !== "exhausted") clockGuard.recheck();
     // A committed completion wakes an orchestration slot through the provider's wake-ups.
-    if (outcome.kind === "ok") return;
+    if (outcome.kind === "ok") return outcome.value;
     if (outcome.kind === "unknown") {
       options.logger.warn(
         `ackWorkItem outcome unknown after a lost connection (${errorMessage(outcome.error)}); the item returns if it did not commit`,
@@ -314,5 +351,61 @@ export class WorkerDispatcher {
       options.logger.warn(`ackWorkItem failed (${errorMessage(outcome.error)}); abandoning the item`);
       await provider.abandonWorkItem(lockToken, FAILED_ACK_ABANDON_MS, false).catch(() => {});
     }
+    return null;
   }
+
+  private async ackOnly(lockToken: string, completion: WorkItem): Promise<null> {
+    const { provider, options } = this.deps;
+    await options.telemetry.timeAck("worker", () => provider.ackWorkItem(lockToken, completion));
+    return null;
+  }
+
+  /**
+   * The ack that also locks the slot's next item, or null when this ack must not fetch: the
+   * provider lacks the call, the runtime is stopping, or the clock disagrees with the database's.
+   * One call, timed both as the worker's ack and as its fetch (with its item / empty result).
+   */
+  private ackAndFetch(
+    lockToken: string,
+    slot: RunningSlot,
+    completion: WorkItem,
+  ): Promise<Locked | null> | null {
+    const { provider, options, clockGuard, stopSignal } = this.deps;
+    if (!provider.ackWorkItemAndFetchNext || stopSignal.aborted || !clockGuard.agrees) return null;
+    const ackAndFetchNext = provider.ackWorkItemAndFetchNext.bind(provider);
+    slot.releaseSession(); // the activity is done: its session no longer counts toward the cap
+    // Through the loop's fetchNext: the slot's waiter notes the queue first, and an empty result
+    // lets the loop wait at once instead of fetching again.
+    return options.telemetry.timeAck("worker", () =>
+      slot.fetchNext(async (what) => {
+        const sentAt = performance.now();
+        const fetched = await options.telemetry.timeFetch("worker", () =>
+          ackAndFetchNext(lockToken, completion, options.workerLockTimeoutMs, what.session, what.tagFilter),
+        );
+        // The lease was taken during the call: count it from when the call was sent.
+        return fetched && { fetched, lock: new HeldLock(options.workerLockTimeoutMs, sentAt) };
+      }),
+    );
+  }
+}
+
+/** A fetched item and its lease as known locally: what a slot processes. */
+interface Locked {
+  fetched: FetchedWorkItem;
+  lock: HeldLock;
+}
+
+/**
+ * Who a slot is (its worker id for ActivityContext.workerId, its session owner id) and its loop's
+ * fetchNext, for an ack that fetches the next item.
+ */
+interface SlotIdentity {
+  workerId: string;
+  ownerId: string;
+  fetchNext: FetchNext<Locked, WorkerFetch>;
+}
+
+/** A slot running an activity: it also releases the activity's session once (see execute). */
+interface RunningSlot extends SlotIdentity {
+  releaseSession(): void;
 }

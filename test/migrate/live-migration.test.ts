@@ -232,7 +232,9 @@ describe("a runtime while its schema is migrated under it", () => {
     // dispatchers call all the time (fetch and ack of both queues).
     for (const fn of [
       "fetch_orchestration_item",
+      "fetch_orchestration_item_or_wakeup",
       "ack_orchestration_item",
+      "ack_and_fetch_orchestration_item",
       "fetch_work_item",
       "ack_work_item",
     ]) {
@@ -260,9 +262,10 @@ describe("a runtime while its schema is migrated under it", () => {
       warnings.join("\n"),
     ).toEqual([]);
     expect(errors).toEqual([]);
-    // The retry path was taken: the dispatchers' fetches met the stale statements and retried.
+    // The retry path was taken: the dispatchers' calls met the stale statements and retried (a
+    // failed fetch logs a warning; a retried ack, which may also fetch the next item, is counted).
     expect(
-      warnings.some((w) => STALE_PLAN.test(w)),
+      warnings.some((w) => STALE_PLAN.test(w)) || runtime.metricsSnapshot().providerErrors > 0,
       warnings.join("\n"),
     ).toBe(true);
   }, 120_000);

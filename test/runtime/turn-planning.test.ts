@@ -69,7 +69,17 @@ describe("turn planning", () => {
     ]);
     expect(plan.delta.every((e) => e.duroxide_version === ENGINE_VERSION && e.execution_id === 1)).toBe(true);
     expect(plan.workerItems).toEqual([
-      { ActivityExecute: { instance: "i", execution_id: 1, id: 2, name: "A", input: "1" } },
+      {
+        ActivityExecute: {
+          instance: "i",
+          execution_id: 1,
+          id: 2,
+          name: "A",
+          input: "1",
+          orchestration_name: "Flow",
+          orchestration_version: "1.0.0",
+        },
+      },
     ]);
     expect(plan.metadata).toMatchObject({
       orchestrationName: "Flow",

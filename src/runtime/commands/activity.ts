@@ -111,6 +111,9 @@ export const activity: ScheduleCommand<ActivityAction> = {
         input: action.input,
         ...(action.sessionId !== undefined ? { session_id: action.sessionId } : {}),
         ...(action.tag !== undefined ? { tag: action.tag } : {}),
+        // Saves the worker a lookup for its ActivityContext (src/runtime/activity-orchestration.ts).
+        orchestration_name: turn.orchestration.name,
+        orchestration_version: turn.orchestration.version,
       },
     });
   },

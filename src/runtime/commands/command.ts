@@ -83,6 +83,8 @@ export interface CreatedCommand {
 export interface TurnOutput {
   readonly instance: string;
   readonly executionId: number;
+  /** The orchestration of the execution (its OrchestrationStarted): activities carry it to workers. */
+  readonly orchestration: { readonly name: string; readonly version: string };
   readonly policy: ReplayPolicy;
   readonly log: EventLog;
   readonly workerItems: WorkItem[];
