@@ -387,17 +387,7 @@ export class OrchestrationDispatcher {
     return await fetchNext(async (what) => {
       const sentAt = performance.now(); // the next turn's lock runs from before the call
       const next = await options.telemetry.timeAck("orchestrator", () =>
-        ackAndFetchNext(
-          lockToken,
-          plan.executionId,
-          plan.delta,
-          plan.workerItems,
-          plan.orchestratorItems,
-          plan.metadata,
-          plan.cancelledActivities,
-          options.orchestratorLockTimeoutMs,
-          what.filter,
-        ),
+        ackAndFetchNext(...ackArguments(lockToken, plan), options.orchestratorLockTimeoutMs, what.filter),
       );
       if (next) this.locks.set(next, new HeldLock(options.orchestratorLockTimeoutMs, sentAt));
       return next;
@@ -406,15 +396,7 @@ export class OrchestrationDispatcher {
 
   private commit(lockToken: string, plan: AckPlan): Promise<void> {
     return this.deps.options.telemetry.timeAck("orchestrator", () =>
-      this.deps.provider.ackOrchestrationItem(
-        lockToken,
-        plan.executionId,
-        plan.delta,
-        plan.workerItems,
-        plan.orchestratorItems,
-        plan.metadata,
-        plan.cancelledActivities,
-      ),
+      this.deps.provider.ackOrchestrationItem(...ackArguments(lockToken, plan)),
     );
   }
 
@@ -453,4 +435,17 @@ export class OrchestrationDispatcher {
 /** The store refused an ack because this fetch no longer holds the lock (nothing to end here). */
 function isLockLost(error: unknown): boolean {
   return /Invalid lock token/.test(errorMessage(error));
+}
+
+/** The provider's ack arguments for a planned turn: the same for the plain and the combined ack. */
+function ackArguments(lockToken: string, plan: AckPlan) {
+  return [
+    lockToken,
+    plan.executionId,
+    plan.delta,
+    plan.workerItems,
+    plan.orchestratorItems,
+    plan.metadata,
+    plan.cancelledActivities,
+  ] as const;
 }
